@@ -1,0 +1,326 @@
+package scim
+
+import (
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// node is an order-preserving JSON tree. encoding/json's maps would lose the
+// member order IdPs wrote, and re-encoding every scalar would change bytes the
+// normalizer never meant to touch, so scalars keep their source text and are
+// written back verbatim unless a rewrite replaced them.
+type node struct {
+	kind    kind
+	raw     []byte // source text of a scalar; nil for synthesised scalars
+	str     string // decoded value of a string
+	boolean bool
+	elems   []*node
+	members []member
+}
+
+type member struct {
+	key    string
+	rawKey []byte // source text of the key; nil once renamed
+	val    *node
+}
+
+type kind uint8
+
+const (
+	kindNull kind = iota
+	kindBool
+	kindNumber
+	kindString
+	kindArray
+	kindObject
+)
+
+// parseJSON parses a document that is valid JSON (callers check json.Valid
+// first, which also bounds the nesting depth to encoding/json's limit).
+func parseJSON(data []byte) (*node, bool) {
+	p := jsonParser{data: data}
+	n, ok := p.value()
+	if !ok {
+		return nil, false
+	}
+	p.space()
+	return n, p.pos == len(p.data)
+}
+
+type jsonParser struct {
+	data []byte
+	pos  int
+}
+
+func (p *jsonParser) space() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) value() (*node, bool) {
+	p.space()
+	if p.pos >= len(p.data) {
+		return nil, false
+	}
+	switch c := p.data[p.pos]; {
+	case c == '{':
+		return p.object()
+	case c == '[':
+		return p.array()
+	case c == '"':
+		raw, s, ok := p.string()
+		if !ok {
+			return nil, false
+		}
+		return &node{kind: kindString, raw: raw, str: s}, true
+	case c == 't':
+		return p.literal("true", kindBool)
+	case c == 'f':
+		return p.literal("false", kindBool)
+	case c == 'n':
+		return p.literal("null", kindNull)
+	default:
+		start := p.pos
+		for p.pos < len(p.data) && strings.IndexByte("+-0123456789.eE", p.data[p.pos]) >= 0 {
+			p.pos++
+		}
+		if start == p.pos {
+			return nil, false
+		}
+		return &node{kind: kindNumber, raw: p.data[start:p.pos]}, true
+	}
+}
+
+func (p *jsonParser) literal(lit string, k kind) (*node, bool) {
+	if len(p.data)-p.pos < len(lit) || string(p.data[p.pos:p.pos+len(lit)]) != lit {
+		return nil, false
+	}
+	raw := p.data[p.pos : p.pos+len(lit)]
+	p.pos += len(lit)
+	return &node{kind: k, raw: raw, boolean: lit == "true"}, true
+}
+
+func (p *jsonParser) string() (raw []byte, s string, ok bool) {
+	start := p.pos
+	p.pos++ // opening quote
+	escaped := false
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case '\\':
+			escaped = true
+			p.pos += 2
+			continue
+		case '"':
+			p.pos++
+			raw = p.data[start:p.pos]
+			if !escaped {
+				return raw, string(raw[1 : len(raw)-1]), true
+			}
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return nil, "", false
+			}
+			return raw, s, true
+		}
+		p.pos++
+	}
+	return nil, "", false
+}
+
+func (p *jsonParser) array() (*node, bool) {
+	p.pos++
+	n := &node{kind: kindArray}
+	p.space()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		return n, true
+	}
+	for {
+		v, ok := p.value()
+		if !ok {
+			return nil, false
+		}
+		n.elems = append(n.elems, v)
+		p.space()
+		if p.pos >= len(p.data) {
+			return nil, false
+		}
+		c := p.data[p.pos]
+		p.pos++
+		if c == ']' {
+			return n, true
+		}
+		if c != ',' {
+			return nil, false
+		}
+	}
+}
+
+func (p *jsonParser) object() (*node, bool) {
+	p.pos++
+	n := &node{kind: kindObject}
+	p.space()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		return n, true
+	}
+	for {
+		p.space()
+		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+			return nil, false
+		}
+		raw, key, ok := p.string()
+		if !ok {
+			return nil, false
+		}
+		p.space()
+		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+			return nil, false
+		}
+		p.pos++
+		v, ok := p.value()
+		if !ok {
+			return nil, false
+		}
+		n.members = append(n.members, member{key: key, rawKey: raw, val: v})
+		p.space()
+		if p.pos >= len(p.data) {
+			return nil, false
+		}
+		c := p.data[p.pos]
+		p.pos++
+		if c == '}' {
+			return n, true
+		}
+		if c != ',' {
+			return nil, false
+		}
+	}
+}
+
+func newString(s string) *node { return &node{kind: kindString, str: s} }
+func newBool(b bool) *node     { return &node{kind: kindBool, boolean: b} }
+func newObject(members ...member) *node {
+	return &node{kind: kindObject, members: members}
+}
+
+// field returns the index of the member whose key equals name ignoring case
+// (SCIM attribute names are case-insensitive, RFC 7643 §2.1), or -1.
+func (n *node) field(name string) int {
+	for i := range n.members {
+		if strings.EqualFold(n.members[i].key, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (n *node) get(name string) *node {
+	if n == nil || n.kind != kindObject {
+		return nil
+	}
+	if i := n.field(name); i >= 0 {
+		return n.members[i].val
+	}
+	return nil
+}
+
+// rename sets member i's key, reporting whether it differed.
+func (n *node) rename(i int, key string) bool {
+	if n.members[i].key == key {
+		return false
+	}
+	n.members[i].key, n.members[i].rawKey = key, nil
+	return true
+}
+
+func (n *node) remove(i int) {
+	n.members = append(n.members[:i], n.members[i+1:]...)
+}
+
+func (n *node) isEmptyString() bool { return n.kind == kindString && n.str == "" }
+
+// appendJSON writes n compactly; untouched scalars and keys are copied from the
+// source.
+func appendJSON(dst []byte, n *node) []byte {
+	switch n.kind {
+	case kindObject:
+		dst = append(dst, '{')
+		for i, m := range n.members {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if m.rawKey != nil {
+				dst = append(dst, m.rawKey...)
+			} else {
+				dst = appendQuoted(dst, m.key)
+			}
+			dst = append(dst, ':')
+			dst = appendJSON(dst, m.val)
+		}
+		return append(dst, '}')
+	case kindArray:
+		dst = append(dst, '[')
+		for i, e := range n.elems {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSON(dst, e)
+		}
+		return append(dst, ']')
+	}
+	if n.raw != nil {
+		return append(dst, n.raw...)
+	}
+	switch n.kind {
+	case kindString:
+		return appendQuoted(dst, n.str)
+	case kindBool:
+		if n.boolean {
+			return append(dst, "true"...)
+		}
+		return append(dst, "false"...)
+	}
+	return append(dst, "null"...)
+}
+
+// appendQuoted writes s as a JSON string. Unlike encoding/json it does not
+// escape <, > and &, which keeps filter paths readable in logs.
+func appendQuoted(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c == '\n':
+			dst = append(dst, '\\', 'n')
+		case c == '\r':
+			dst = append(dst, '\\', 'r')
+		case c == '\t':
+			dst = append(dst, '\\', 't')
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		i++
+	}
+	return append(dst, '"')
+}
