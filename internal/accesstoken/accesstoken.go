@@ -4,7 +4,6 @@
 package accesstoken
 
 import (
-	"crypto"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/scimgate/scimgate/keys"
 )
 
 // Type is the JOSE "typ" header of every access token (RFC 9068 §2.1).
@@ -92,15 +93,8 @@ func NewID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// SigningKey is the key that signs new tokens.
-type SigningKey struct {
-	KID    string
-	Method jwt.SigningMethod
-	Key    crypto.Signer
-}
-
 // Sign serialises and signs claims with key, with the RFC 9068 header.
-func Sign(claims *Claims, key SigningKey) (string, error) {
+func Sign(claims *Claims, key keys.SigningKey) (string, error) {
 	t := jwt.NewWithClaims(key.Method, claims)
 	t.Header["typ"] = Type
 	t.Header["kid"] = key.KID

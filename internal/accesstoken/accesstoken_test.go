@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/scimgate/scimgate/keys"
 )
 
 const (
@@ -24,7 +26,7 @@ const (
 )
 
 type testKeys struct {
-	keys map[string]SigningKey
+	keys map[string]keys.SigningKey
 }
 
 func newTestKeys(t testing.TB) *testKeys {
@@ -34,7 +36,7 @@ func newTestKeys(t testing.TB) *testKeys {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testKeys{keys: map[string]SigningKey{
+	return &testKeys{keys: map[string]keys.SigningKey{
 		"ec":  {KID: "ec", Method: jwt.SigningMethodES256, Key: ec},
 		"ed":  {KID: "ed", Method: jwt.SigningMethodEdDSA, Key: ed},
 		"rsa": {KID: "rsa", Method: jwt.SigningMethodRS256, Key: rs},

@@ -1,0 +1,66 @@
+// Package audit writes the security and provisioning event stream: one
+// structured record per event, kept apart from operational logs so it can be
+// shipped and retained on its own terms.
+package audit
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	"github.com/scimgate/scimgate/internal/requestid"
+)
+
+// Event names. They are a stable interface: the README lists them.
+const (
+	CredentialCreated = "credential.created"
+	CredentialRotated = "credential.rotated"
+	CredentialRevoked = "credential.revoked"
+	CredentialDeleted = "credential.deleted"
+	TokenIssued       = "token.issued"
+	TokenRefused      = "token.refused"
+	TokenRevoked      = "token.revoked"
+	RefreshReuse      = "refresh.reuse_detected"
+	AdminSignIn       = "admin.sign_in"
+	AdminSignInFailed = "admin.sign_in_failed"
+	ConsentGranted    = "consent.granted"
+	GatewayRefused    = "gateway.refused"
+	SCIMCreate        = "scim.create"
+	SCIMUpdate        = "scim.update"
+	SCIMDeactivate    = "scim.deactivate"
+	SCIMDelete        = "scim.delete"
+	KeyRotated        = "key.rotated"
+	KeyRevoked        = "key.revoked"
+)
+
+// Logger records audit events. The zero value and nil discard them.
+type Logger struct {
+	l *slog.Logger
+}
+
+// New writes events as JSON lines to w.
+func New(w io.Writer) *Logger {
+	return &Logger{l: slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.MessageKey {
+				a.Key = "event"
+			}
+			if a.Key == slog.LevelKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))}
+}
+
+// Record writes one event with the request id from ctx, if any. Callers pass
+// identifiers and reasons only: never a secret, token or request body.
+func (a *Logger) Record(ctx context.Context, event string, attrs ...slog.Attr) {
+	if a == nil || a.l == nil {
+		return
+	}
+	if id := requestid.From(ctx); id != "" {
+		attrs = append(attrs, slog.String("request_id", id))
+	}
+	a.l.LogAttrs(ctx, slog.LevelInfo, event, attrs...)
+}
