@@ -109,6 +109,8 @@ type parsedPath struct {
 	changed    bool     // text differs from the input
 	legacyURN  bool     // a legacy URN was replaced
 	typedValue bool     // a string compared with a boolean became a boolean
+	quoted     bool     // an unquoted value was quoted
+	recased    bool     // something changed case
 	attr       *attrDef // definition of Name; nil when unknown
 	leaf       *attrDef // definition of Sub, or attr when there is no Sub
 }
@@ -132,7 +134,7 @@ func parsePath(s string, res Resource, quoteBare bool) (parsedPath, error) {
 	if pp.changed {
 		pp.text = string(p.apply())
 	}
-	pp.legacyURN, pp.typedValue = p.legacyURN, p.typedValue
+	pp.legacyURN, pp.typedValue, pp.quoted, pp.recased = p.legacyURN, p.typedValue, p.quoted, p.recased
 	return pp, nil
 }
 
@@ -147,7 +149,7 @@ type filterParser struct {
 	build      bool
 	res        Resource // endpoint, for core URNs that lack the resource name
 	quoteBare  bool     // an unquoted value is a string (Entra's legacy job) instead of an error
-	allowURN   bool // a bare schema URN is a valid path (PATCH), not a filter
+	allowURN   bool     // a bare schema URN is a valid path (PATCH), not a filter
 	scimType   string
 	depth      int
 	edits      []edit
@@ -155,6 +157,7 @@ type filterParser struct {
 	legacyURN  bool // a legacy schema URN was replaced
 	typedValue bool // a string compared with a boolean attribute became a boolean
 	quoted     bool // an unquoted value was quoted
+	recased    bool // a keyword, operator, literal, attribute name or URN changed case
 }
 
 type edit struct {
@@ -189,9 +192,20 @@ func (p *filterParser) fail(detail string) {
 	}
 }
 
-func (p *filterParser) edit(t token, text string) {
-	if string(p.text(t)) != text {
-		p.edits = append(p.edits, edit{t.start, t.end, text})
+// edit records text as the canonical spelling of t, reporting whether it
+// differs.
+func (p *filterParser) edit(t token, text string) bool {
+	if string(p.text(t)) == text {
+		return false
+	}
+	p.edits = append(p.edits, edit{t.start, t.end, text})
+	return true
+}
+
+// recase records a change of case only.
+func (p *filterParser) recase(t token, text string) {
+	if p.edit(t, text) {
+		p.recased = true
 	}
 }
 
@@ -289,7 +303,7 @@ func quoteToken(b []byte) string {
 func (p *filterParser) or(parent *attrDef) Expr {
 	left := p.and(parent)
 	for p.err == nil && p.isWord("or") {
-		p.edit(p.tok, "or")
+		p.recase(p.tok, "or")
 		p.advance()
 		right := p.and(parent)
 		if p.build && p.err == nil {
@@ -302,7 +316,7 @@ func (p *filterParser) or(parent *attrDef) Expr {
 func (p *filterParser) and(parent *attrDef) Expr {
 	left := p.unary(parent)
 	for p.err == nil && p.isWord("and") {
-		p.edit(p.tok, "and")
+		p.recase(p.tok, "and")
 		p.advance()
 		right := p.unary(parent)
 		if p.build && p.err == nil {
@@ -328,7 +342,7 @@ func (p *filterParser) unary(parent *attrDef) Expr {
 		p.expect(tokRParen, `")"`)
 		return e
 	case p.isWord("not") && p.peekKind() == tokLParen:
-		p.edit(p.tok, "not")
+		p.recase(p.tok, "not")
 		p.advance()
 		p.advance()
 		e := p.or(parent)
@@ -378,7 +392,7 @@ func (p *filterParser) attrExpr(parent *attrDef) Expr {
 		p.fail("expected a comparison operator after " + quoteToken([]byte(path.Name)))
 		return nil
 	}
-	p.edit(p.tok, op)
+	p.recase(p.tok, op)
 	p.advance()
 	var lit Literal
 	if op != "pr" {
@@ -413,6 +427,7 @@ func (p *filterParser) literal(leaf *attrDef) Literal {
 		for _, kw := range [...]string{"true", "false", "null"} {
 			if strings.EqualFold(string(raw), kw) {
 				canon = kw
+				p.recased = p.recased || string(raw) != kw
 			}
 		}
 		switch {
@@ -460,7 +475,9 @@ func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *att
 				return
 			}
 			p.noteURN(class)
-			p.edit(word, u)
+			if p.edit(word, u) && class == urnKnown {
+				p.recased = true
+			}
 			p.advance()
 			if p.build {
 				path.URN = u
@@ -472,6 +489,7 @@ func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *att
 		u, class := canonicalURN(string(urnText), p.res)
 		p.noteURN(class)
 		canonURN = u
+		p.recased = p.recased || class == urnKnown && u != string(urnText)
 	}
 	name, sub := rest, []byte(nil)
 	if i := strings.IndexByte(string(rest), '.'); i >= 0 {
@@ -493,6 +511,9 @@ func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *att
 	}
 	if subAttr != nil {
 		canonSub = subAttr.Name
+	}
+	if string(name) != canonName || string(sub) != canonSub {
+		p.recased = true
 	}
 	if string(urnText) != canonURN || string(name) != canonName || string(sub) != canonSub {
 		text := canonName
@@ -542,7 +563,7 @@ func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *att
 		if leaf != nil {
 			canonSub = leaf.Name
 		}
-		p.edit(token{tokWord, subTok.start + 1, subTok.end}, canonSub)
+		p.recase(token{tokWord, subTok.start + 1, subTok.end}, canonSub)
 		if p.build {
 			path.Sub = canonSub
 		}

@@ -1,0 +1,241 @@
+package scim
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"reflect"
+	"testing"
+)
+
+const patchOp = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[`
+
+func TestNormalizeRequestDecisions(t *testing.T) {
+	for _, tc := range []struct {
+		name, dialect, method, path, query, body string
+		wantQuery, wantBody                      string // "" body: unchanged
+		wantErr                                  string // scimType
+	}{
+		{name: "string boolean and op case", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"Replace","path":"active","value":"False"}]}`,
+			wantBody: patchOp + `{"op":"replace","path":"active","value":false}]}`},
+		{name: "add on single-valued becomes replace", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"Add","path":"active","value":"False"}]}`,
+			wantBody: patchOp + `{"op":"replace","path":"active","value":false}]}`},
+		{name: "add to a value filter stays add", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"Add","path":"phoneNumbers[type eq \"mobile\"].value","value":"1"}]}`,
+			wantBody: patchOp + `{"op":"add","path":"phoneNumbers[type eq \"mobile\"].value","value":"1"}]}`},
+		{name: "boolean in value filter typed", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"add","path":"roles[primary eq \"True\"].display","value":"x"}]}`,
+			wantBody: patchOp + `{"op":"add","path":"roles[primary eq true].display","value":"x"}]}`},
+		{name: "path-less split keeps key order, drops read-only id", method: "PATCH", path: "/Groups/g",
+			body:     patchOp + `{"op":"replace","value":{"id":"g","displayName":"Test SCIMv2"}}]}`,
+			wantBody: patchOp + `{"op":"replace","path":"displayName","value":"Test SCIMv2"}]}`},
+		{name: "path-less value of only read-only keys leaves an empty PATCH", method: "PATCH", path: "/Groups/g",
+			body:     patchOp + `{"op":"replace","value":{"id":"g"}}]}`,
+			wantBody: patchOp + `]}`},
+		{name: "path-less extension object expands to qualified paths", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"replace","value":{"urn:scim:schemas:extension:enterprise:2.0":{"department":"D","manager":"m"}}}]}`,
+			wantBody: patchOp + `{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"D"},{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":"m"}}]}`},
+		{name: "path-less remove", method: "PATCH", path: "/Users/1",
+			body: patchOp + `{"op":"remove"}]}`, wantErr: NoTarget},
+		{name: "path-less scalar", method: "PATCH", path: "/Users/1",
+			body: patchOp + `{"op":"replace","value":false}]}`, wantErr: InvalidValue},
+		{name: "unknown op", method: "PATCH", path: "/Users/1",
+			body: patchOp + `{"op":"move","path":"x"}]}`, wantErr: InvalidSyntax},
+		{name: "no Operations", method: "PATCH", path: "/Users/1",
+			body: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}`, wantErr: InvalidSyntax},
+		{name: "bad path", method: "PATCH", path: "/Users/1",
+			body: patchOp + `{"op":"replace","path":"a b","value":1}]}`, wantErr: InvalidPath},
+		{name: "malformed JSON", method: "POST", path: "/Users", body: `{"userName":`, wantErr: InvalidSyntax},
+		{name: "empty body", method: "PUT", path: "/Users/1", body: ` `, wantErr: InvalidSyntax},
+		{name: "member removal by value, $ref null", method: "PATCH", path: "/Groups/g",
+			body:     patchOp + `{"op":"Remove","path":"members","value":[{"$ref":null,"value":"u1"},{"value":"u\"2"}]}]}`,
+			wantBody: patchOp + `{"op":"remove","path":"members[value eq \"u1\"]"},{"op":"remove","path":"members[value eq \"u\\\"2\"]"}]}`},
+		{name: "member removal with an empty list", method: "PATCH", path: "/Groups/g",
+			body: patchOp + `{"op":"remove","path":"members","value":[]}]}`, wantErr: InvalidValue},
+		{name: "member removal without value", method: "PATCH", path: "/Groups/g",
+			body: patchOp + `{"op":"remove","path":"members","value":[{"display":"x"}]}]}`, wantErr: InvalidValue},
+		{name: "replace members [] becomes remove", method: "PATCH", path: "/Groups/g",
+			body:     patchOp + `{"op":"replace","path":"members","value":[]}]}`,
+			wantBody: patchOp + `{"op":"remove","path":"members"}]}`},
+		{name: "replace null becomes remove", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"replace","path":"title","value":null}]}`,
+			wantBody: patchOp + `{"op":"remove","path":"title"}]}`},
+		{name: "empty string clears for Entra", dialect: "entra", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"replace","path":"title","value":""}]}`,
+			wantBody: patchOp + `{"op":"remove","path":"title"}]}`},
+		{name: "empty string forwarded for an unknown client", method: "PATCH", path: "/Users/1",
+			body: patchOp + `{"op":"replace","path":"title","value":""}]}`},
+		{name: "empty manager clears for everyone", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":""}]}`,
+			wantBody: patchOp + `{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}]}`},
+		{name: "manager string becomes object", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"m"}]}`,
+			wantBody: patchOp + `{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":"m"}}]}`},
+		{name: "Entra conditional manager removal", dialect: "entra", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"remove","path":"manager[value eq \"m\"]"}]}`,
+			wantBody: patchOp + `{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"}]}`},
+		{name: "unqualified manager left alone for an unknown client", method: "PATCH", path: "/Users/1",
+			body: patchOp + `{"op":"remove","path":"manager[value eq \"m\"]"}]}`},
+		{name: "already canonical", method: "PATCH", path: "/Users/1",
+			body: patchOp + `{"op":"replace","path":"name.givenName","value":"A"},{"value":[{"value":"u"}],"op":"add","path":"emails"}]}`},
+		{name: "POST nulls, meta, empty roles", method: "POST", path: "/Users",
+			body:     `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","title":null,"meta":{"resourceType":"User"},"roles":[]}`,
+			wantBody: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u"}`},
+		{name: "OneLogin empty strings and id null", dialect: "onelogin", method: "POST", path: "/Users",
+			body:     `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x@y","active":"true","id":null,"title":"","addresses":[{"locality":"","region":""}]}`,
+			wantBody: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x@y","active":true}`},
+		{name: "empty strings kept for an unknown client", method: "POST", path: "/Users",
+			body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x@y","title":""}`},
+		{name: "key case and string booleans in lists", method: "PUT", path: "/Users/1",
+			body:     `{"Schemas":["URN:ietf:params:scim:schemas:core:2.0:User"],"UserName":"u","Emails":[{"Primary":"True","value":"a@b"}],"id":"1","groups":[{"value":"g"}]}`,
+			wantBody: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","emails":[{"primary":true,"value":"a@b"}]}`},
+		{name: "Entra legacy top-level enterprise attributes", dialect: "entra", method: "POST", path: "/Users",
+			body:     `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","department":"D","manager":"m"}`,
+			wantBody: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"u","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D","manager":{"value":"m"}}}`},
+		{name: "group create drops ADSCIM URN", method: "POST", path: "/Groups",
+			body:     `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"displayName":"g"}`,
+			wantBody: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g"}`},
+		{name: "missing schemas added", method: "POST", path: "/Groups", body: `{"displayName":"g"}`,
+			wantBody: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g"}`},
+		{name: "custom extension untouched", method: "POST", path: "/Users",
+			body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:acme:ext"],"userName":"u","urn:acme:ext":{"department":"x"}}`},
+		{name: "query: other params byte for byte", method: "GET", path: "/Users",
+			query: `count=5&filter=userName%20Eq%20%22a+b%40c%22&startIndex=1&`, wantQuery: `count=5&filter=userName%20eq%20%22a%20b%40c%22&startIndex=1&`},
+		{name: "query: plus style kept", method: "GET", path: "/Users",
+			query: `filter=UserName+EQ+"x y"&excludedAttributes=members`, wantQuery: `filter=userName+eq+%22x+y%22&excludedAttributes=members`},
+		{name: "query: canonical filter untouched", method: "GET", path: "/Users",
+			query: `filter=userName+eq+"dale.mohr%40romaguera.uk"`, wantQuery: `filter=userName+eq+"dale.mohr%40romaguera.uk"`},
+		{name: "query: Entra flag dropped", method: "GET", path: "/Users",
+			query: `aadOptscim062020&filter=userName+eq+%22g%22`, wantQuery: `filter=userName+eq+%22g%22`},
+		{name: "query: unquoted value for Entra", dialect: "entra", method: "GET", path: "/Users",
+			query: `filter=externalId+eq+jyoung`, wantQuery: `filter=externalId+eq+%22jyoung%22`},
+		{name: "query: unquoted value for anyone else", method: "GET", path: "/Users",
+			query: `filter=externalId+eq+jyoung`, wantErr: InvalidFilter},
+		{name: "query: bare token", method: "GET", path: "/Users", query: `filter=TEST.USER@OKTA.LOCAL`, wantErr: InvalidFilter},
+		{name: "query: bad escape", method: "GET", path: "/Users", query: `filter=userName%2`, wantErr: InvalidFilter},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Auto
+			if tc.dialect != "" {
+				d = Dialect(tc.dialect)
+			}
+			h := http.Header{}
+			if tc.body != "" {
+				h.Set("Content-Type", "application/scim+json")
+			}
+			in := []byte(tc.body)
+			got, err := NormalizeRequest(d, Request{Method: tc.method, Path: tc.path, RawQuery: tc.query, Header: h, Body: in})
+			if tc.wantErr != "" {
+				var se *Error
+				if !errors.As(err, &se) || se.Status != 400 || se.ScimType != tc.wantErr {
+					t.Fatalf("err = %v; want 400 %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.RawQuery != tc.wantQuery && !(tc.wantQuery == "" && got.RawQuery == tc.query) {
+				t.Errorf("query = %q; want %q", got.RawQuery, tc.wantQuery)
+			}
+			want := tc.wantBody
+			if want == "" && tc.wantQuery == "" {
+				if len(in) > 0 && &got.Body[0] != &in[0] {
+					t.Errorf("unchanged body was re-encoded")
+				}
+				if len(got.Rewrites) != 0 {
+					t.Errorf("rewrites %v on an unchanged request", got.Rewrites)
+				}
+			}
+			if want == "" {
+				want = tc.body
+			}
+			if string(got.Body) != want {
+				t.Errorf("body\n got %s\nwant %s", got.Body, want)
+			}
+		})
+	}
+}
+
+func TestContentType(t *testing.T) {
+	body := []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g"}`)
+	for _, ct := range []string{"", "application/json", "text/plain", "application/scim+json; charset=utf-8"} {
+		h := http.Header{}
+		if ct != "" {
+			h.Set("Content-Type", ct)
+		}
+		got, err := NormalizeRequest(Okta, Request{Method: "POST", Path: "/Groups", Header: h, Body: body})
+		if err != nil || got.ContentType != MediaTypeSCIM || !bytes.Equal(got.Body, body) || !reflect.DeepEqual(got.Rewrites, []Rewrite{RewriteContentType}) {
+			t.Errorf("%q: %+v, %v", ct, got, err)
+		}
+	}
+	got, _ := NormalizeRequest(Okta, Request{Method: "GET", Path: "/Groups", Header: http.Header{}})
+	if got.ContentType != "" {
+		t.Errorf("GET got content type %q", got.ContentType)
+	}
+}
+
+func TestOffForwardsEverything(t *testing.T) {
+	req := Request{Method: "PATCH", Path: "/Users/1", RawQuery: "aadOptscim062020&filter=bad", Body: []byte(`{not json`)}
+	got, err := NormalizeRequest(Off, req)
+	if err != nil || got.RawQuery != req.RawQuery || string(got.Body) != string(req.Body) || got.Rewrites != nil {
+		t.Fatalf("%+v, %v", got, err)
+	}
+}
+
+func TestDetect(t *testing.T) {
+	for _, tc := range []struct {
+		ua, query, body string
+		want            Dialect
+	}{
+		{ua: "Okta SCIM Client 1.0.0", want: Okta},
+		{ua: "OKTA SCIM Integration", body: patchOp + `{"op":"Replace"}]}`, want: Okta},
+		{ua: "OneLogin SCIM", want: OneLogin},
+		{query: "aadOptscim062020", want: Entra},
+		{body: patchOp + `{"op" : "Replace","path":"active","value":"False"}]}`, want: Entra},
+		{body: `{"schemas":["http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"]}`, want: Entra},
+		{body: `{"schemas":["urn:scim:schemas:core:2.0"]}`, want: OneLogin},
+		{body: patchOp + `{"op":"replace","path":"active","value":false}]}`, want: Unknown},
+		{query: "filter=userName+eq+%22x%22", want: Unknown},
+	} {
+		h := http.Header{}
+		h.Set("User-Agent", tc.ua)
+		if got := Detect(Request{RawQuery: tc.query, Header: h, Body: []byte(tc.body)}); got != tc.want {
+			t.Errorf("Detect(%q, %q, %q) = %s; want %s", tc.ua, tc.query, tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestParseDialect(t *testing.T) {
+	for in, want := range map[string]Dialect{"": Auto, "auto": Auto, " Entra ": Entra, "OKTA": Okta, "onelogin": OneLogin, "off": Off} {
+		if got, err := ParseDialect(in); err != nil || got != want {
+			t.Errorf("ParseDialect(%q) = %s, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"unknown", "azure"} {
+		if _, err := ParseDialect(in); err == nil {
+			t.Errorf("ParseDialect(%q) accepted", in)
+		}
+	}
+}
+
+func TestParseResourcePath(t *testing.T) {
+	for path, want := range map[string][2]string{
+		"/Users":                 {"Users", ""},
+		"/acme/scim/v2/Users/":   {"Users", ""},
+		"/scim/v2//Users/abc":    {"Users", "abc"},
+		"/Groups/g1":             {"Groups", "g1"},
+		"/Users/.search":         {"Users", ".search"},
+		"/ServiceProviderConfig": {"ServiceProviderConfig", ""},
+		"/Schemas/urn:x":         {"", ""},
+		"/Bulk":                  {"", ""},
+		"":                       {"", ""},
+	} {
+		res, id := ParseResourcePath(path)
+		if string(res) != want[0] || id != want[1] {
+			t.Errorf("ParseResourcePath(%q) = %q, %q; want %q", path, res, id, want)
+		}
+	}
+}
