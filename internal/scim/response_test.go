@@ -1,0 +1,111 @@
+package scim
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+)
+
+func TestNormalizeResponse(t *testing.T) {
+	for _, tc := range []struct {
+		name, dialect, method, path, query, accept string
+		in                                         Response
+		want                                       Response
+	}{
+		{name: "404 on a filter query becomes an empty list", method: "GET", path: "/Groups", query: "excludedAttributes=members&filter=displayName+eq+%22x%22",
+			in:   Response{404, "application/json", []byte(`{"detail":"no"}`)},
+			want: Response{200, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"startIndex":1,"itemsPerPage":0,"Resources":[]}`)}},
+		{name: "404 on a resource stays, gains SCIM shape", method: "GET", path: "/Users/x",
+			in:   Response{404, "application/json", []byte(`{"status":404,"detail":"User not found"}`)},
+			want: Response{404, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"404","detail":"User not found"}`)}},
+		{name: "HTML error wrapped", method: "PATCH", path: "/Groups/g",
+			in:   Response{502, "text/html", []byte(`<html>Bad Gateway</html>`)},
+			want: Response{502, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"502","detail":"Bad Gateway"}`)}},
+		{name: "text error keeps its line", method: "POST", path: "/Users",
+			in:   Response{409, "text/plain; charset=utf-8", []byte("User already exists\n")},
+			want: Response{409, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"409","detail":"User already exists"}`)}},
+		{name: "OneLogin gets application/json", dialect: "onelogin", method: "GET", path: "/Users/x",
+			in:   Response{404, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"404","detail":"x"}`)},
+			want: Response{404, MediaTypeJSON, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"404","detail":"x"}`)}},
+		{name: "create 200 becomes 201, password and legacy URN go", method: "POST", path: "/Users",
+			in:   Response{200, "application/json", []byte(`{"schemas":["urn:scim:schemas:core:2.0"],"id":"1","userName":"u","password":"p","active":"true"}`)},
+			want: Response{201, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"1","userName":"u","active":true}`)}},
+		{name: "delete 200 becomes 204", method: "DELETE", path: "/Users/1",
+			in: Response{200, "application/json", []byte(`{}`)}, want: Response{Status: 204}},
+		{name: "paging integers and members excluded", method: "GET", path: "/Groups", query: "excludedAttributes=members",
+			in:   Response{200, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":"1","startIndex":1.0,"itemsPerPage":1,"Resources":[{"id":"g","displayName":"G","members":[{"value":"u"}]}]}`)},
+			want: Response{200, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":1,"startIndex":1,"itemsPerPage":1,"Resources":[{"id":"g","displayName":"G"}]}`)}},
+		{name: "manager string under the extension", method: "GET", path: "/Users/1",
+			in:   Response{200, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"1","urn:scim:schemas:extension:enterprise:2.0":{"manager":"m"}}`)},
+			want: Response{200, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"1","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":{"value":"m"}}}`)}},
+		{name: "already canonical untouched", method: "GET", path: "/Users/1",
+			in:   Response{200, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"1","active":false}`)},
+			want: Response{200, MediaTypeSCIM, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"1","active":false}`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Auto
+			if tc.dialect != "" {
+				d = Dialect(tc.dialect)
+			}
+			h := http.Header{}
+			if tc.accept != "" {
+				h.Set("Accept", tc.accept)
+			}
+			got, rw := NormalizeResponse(d, Request{Method: tc.method, Path: tc.path, RawQuery: tc.query, Header: h}, tc.in)
+			if got.Status != tc.want.Status || got.ContentType != tc.want.ContentType || string(got.Body) != string(tc.want.Body) {
+				t.Errorf("got %d %q %s\nwant %d %q %s (%v)", got.Status, got.ContentType, got.Body, tc.want.Status, tc.want.ContentType, tc.want.Body, rw)
+			}
+			if len(got.Body) > 0 && !json.Valid(got.Body) {
+				t.Errorf("invalid JSON %s", got.Body)
+			}
+		})
+	}
+}
+
+func TestResponseContentType(t *testing.T) {
+	for _, tc := range []struct {
+		d      Dialect
+		accept string
+		want   string
+	}{
+		{Entra, "", MediaTypeSCIM},
+		{Okta, "application/scim+json; charset=utf-8", MediaTypeSCIM},
+		{Unknown, "application/json", MediaTypeJSON},
+		{Unknown, "application/json, application/scim+json", MediaTypeSCIM},
+		{OneLogin, "", MediaTypeJSON},
+		{OneLogin, "*/*", MediaTypeSCIM},
+	} {
+		if got := ResponseContentType(tc.d, tc.accept); got != tc.want {
+			t.Errorf("ResponseContentType(%s, %q) = %s; want %s", tc.d, tc.accept, got, tc.want)
+		}
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int
+		body string
+	}{
+		{&Error{Status: 400, ScimType: InvalidFilter, Detail: `bad "x"`}, 400, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"invalidFilter","detail":"bad \"x\""}`},
+		{&Error{Status: 429}, 429, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"429","detail":"Too Many Requests"}`},
+		{http.ErrAbortHandler, 500, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500","detail":"internal error"}`},
+	} {
+		w := httptest.NewRecorder()
+		WriteError(w, tc.err)
+		if w.Code != tc.code || w.Body.String() != tc.body || w.Header().Get("Content-Type") != MediaTypeSCIM {
+			t.Errorf("WriteError(%v) = %d %s %v", tc.err, w.Code, w.Body.String(), w.Header())
+		}
+		if se, ok := tc.err.(*Error); ok {
+			b, _ := json.Marshal(se)
+			if string(b) != tc.body {
+				t.Errorf("MarshalJSON = %s", b)
+			}
+		}
+	}
+	if !reflect.DeepEqual((&Error{Status: 400, ScimType: "x", Detail: "d"}).Error(), "scim 400 x: d") {
+		t.Error("Error() text")
+	}
+}
