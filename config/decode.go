@@ -76,17 +76,22 @@ func (l *loader) resolve(n *yaml.Node) *yaml.Node {
 			n = n.Content[0]
 		}
 	}
-	if n == nil {
-		return nil
-	}
-	l.budget--
-	if l.budget == 0 {
-		l.add(docKey, l.at(n.Line), "the document is too large or expands too many aliases")
-	}
-	if l.budget <= 0 {
+	if n == nil || !l.spend(1, n.Line) {
 		return nil
 	}
 	return n
+}
+
+// spend charges n nodes to the budget and reports whether any was left.
+func (l *loader) spend(n, line int) bool {
+	if l.budget <= 0 {
+		return false
+	}
+	if l.budget -= n; l.budget <= 0 {
+		l.add(docKey, l.at(line), "the document is too large or expands too many aliases")
+		return false
+	}
+	return true
 }
 
 // value decodes n into v. key is v's dotted path and line the line of the
@@ -161,6 +166,12 @@ func (l *loader) pairs(n *yaml.Node, key string, line int) []pair {
 		l.add(key, l.at(line), "expected a mapping of keys to values, found %s", kindName(n))
 		return nil
 	}
+	if l.inMapping[n] {
+		l.add(key, l.at(n.Line), "a merge key (<<) includes the mapping it is in")
+		return nil
+	}
+	l.inMapping[n] = true
+	defer delete(l.inMapping, n)
 	var explicit, merged []pair
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -203,8 +214,11 @@ func (l *loader) merge(n *yaml.Node, key string) []pair {
 	var out []pair
 	for _, s := range sources {
 		if s = l.resolve(s); s != nil {
-			out = append(out, l.pairs(s, join(key, "<<"), s.Line)...)
+			out = append(out, l.pairs(s, key, s.Line)...) // merged keys belong to key itself
 		}
+	}
+	if !l.spend(len(out), n.Line) { // chains of merges copy pairs at every link
+		return nil
 	}
 	return out
 }
@@ -262,7 +276,7 @@ func suggest(name string, fields []field) string {
 func closest(name string, candidates []string) string {
 	best, bestDist := "", 3
 	for _, c := range candidates {
-		if dist := editDistance(strings.ToLower(name), c); dist < bestDist {
+		if dist := editDistance(strings.ToLower(name), strings.ToLower(c)); dist < bestDist {
 			best, bestDist = c, dist
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // maxFileSize bounds the configuration file; real ones are a few KiB.
@@ -100,10 +102,13 @@ type loader struct {
 	origins map[string]Origin // by dotted key
 	errs    Errors
 	budget  int // YAML nodes left to visit
+
+	// inMapping holds the mappings being decoded, to refuse merge cycles.
+	inMapping map[*yaml.Node]bool
 }
 
 func newLoader(file string) *loader {
-	return &loader{file: file, origins: map[string]Origin{}, budget: maxNodes}
+	return &loader{file: file, origins: map[string]Origin{}, budget: maxNodes, inMapping: map[*yaml.Node]bool{}}
 }
 
 // add records a problem whose origin is known.

@@ -214,6 +214,8 @@ func TestDecodeErrors(t *testing.T) {
 		"mapping for route":     {"gateway:\n  routes:\n    - /scim\n", ":3: gateway.routes[0]: expected a mapping of keys to values, found a single value"},
 		"non-string key":        {"? [a]\n: b\n", ":1: (document): keys must be plain strings, found a list"},
 		"document not mapping":  {"just text\n", ":1: (document): expected a mapping of keys to values, found a single value"},
+		"merge cycle":           {"listen: &l {<<: *l}\n", ":1: listen: a merge key (<<) includes the mapping it is in"},
+		"merge of a list":       {"listen: {<<: [a]}\n", ":1: listen: expected a mapping of keys to values, found a single value"},
 		"two documents":         {"issuer: https://a.example\n---\nissuer: https://b.example\n", ":2: (document): the file must hold a single YAML document"},
 		"syntax error":          {"listen:\n  public: [\n", ":2: (document): did not find expected node content"},
 		"tab indentation":       {"listen:\n\tpublic: x\n", ":2: (document): found character that cannot start any token"},
