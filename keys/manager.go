@@ -244,7 +244,7 @@ func (m *Manager) PublicKey(ctx context.Context, kid string) (crypto.PublicKey, 
 	select {
 	case res := <-flight:
 		if res.Err != nil {
-			return nil, nil, fmt.Errorf("%w: %s (key ring refetch failed: %w)", ErrUnknownKey, kid, res.Err)
+			return nil, nil, fmt.Errorf("%w %s (key ring refetch failed: %w)", ErrUnknownKey, kid, res.Err)
 		}
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
@@ -325,13 +325,9 @@ func (m *Manager) Ready() error {
 func (m *Manager) Rotate(ctx context.Context) error {
 	now := m.opts.Clock()
 	mint := m.newMint()
-	err := m.change(ctx, mint, func(r *ring) (bool, error) {
+	return m.change(ctx, mint, func(r *ring) (bool, error) {
 		return true, r.rotate(now, m.policy, mint)
 	})
-	if err != nil {
-		return fmt.Errorf("keys: rotate: %w", err)
-	}
-	return nil
 }
 
 // Revoke withdraws key kid at once: it is no longer published and tokens it
@@ -345,7 +341,7 @@ func (m *Manager) Revoke(ctx context.Context, kid string) error {
 		return r.revoke(kid, now, m.policy, mint)
 	})
 	if err != nil {
-		return fmt.Errorf("keys: revoke %s: %w", kid, err)
+		return err
 	}
 	m.opts.Logger.Warn("keys: signing key revoked", "kid", kid)
 	return nil
@@ -436,26 +432,30 @@ func (m *Manager) change(ctx context.Context, mint *mint, op func(*ring) (bool, 
 
 func (m *Manager) updateLocked(ctx context.Context, mint *mint, op func(*ring) (bool, error)) error {
 	var result []byte
+	var opErr error // ours, already explained; anything else is the store's
 	err := m.kv.Update(ctx, ringKey, func(old []byte) ([]byte, time.Duration, error) {
 		mint.rewind()
+		result, opErr = nil, nil
 		r, err := m.decode(old)
-		if err != nil {
-			return nil, 0, err
+		if err == nil {
+			var changed bool
+			changed, err = op(r)
+			if err == nil && !changed {
+				result, err = old, errUnchanged
+			}
 		}
-		changed, err := op(r)
-		if err != nil {
-			return nil, 0, err
+		if err == nil {
+			result, err = encodeRing(r)
 		}
-		if !changed {
-			result = old
-			return nil, 0, errUnchanged
-		}
-		b, err := encodeRing(r)
-		result = b
-		return b, 0, err
+		opErr = err
+		return result, 0, err
 	})
-	if err != nil && !errors.Is(err, errUnchanged) {
+	switch {
+	case errors.Is(err, errUnchanged):
+	case err != nil && errors.Is(err, opErr):
 		return err
+	case err != nil:
+		return fmt.Errorf("keys: update key ring: %w", err)
 	}
 	return m.install(result)
 }

@@ -217,7 +217,7 @@ func (r *ring) revoke(kid string, now time.Time, p policy, m *mint) (bool, error
 		}
 	}
 	if i < 0 {
-		return false, fmt.Errorf("%w: %s", ErrUnknownKey, kid)
+		return false, fmt.Errorf("%w %s", ErrUnknownKey, kid)
 	}
 	k := &r.Keys[i]
 	if !k.State.published() {
