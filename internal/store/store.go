@@ -30,7 +30,14 @@ type Entry struct {
 //
 // Keys are printable ASCII without spaces; values are never empty. A ttl of
 // zero means "no expiry"; a positive ttl makes the key disappear (Get, Take,
-// List and Update all treat it as absent) once it has passed.
+// List and Update all treat it as absent) once it has passed. A negative ttl
+// is an error and writes nothing, so a deadline computed to lie in the past
+// never turns into "no expiry". Every write (Set, Create, Update) sets the
+// key's ttl afresh: writing with ttl zero removes an earlier expiry.
+//
+// Values returned to the caller (and old passed to Update's fn) are the
+// caller's own copies, and the store keeps its own copy of values written.
+// A call made with a context that is already done fails with ctx.Err().
 //
 // Every write that returns nil is durable: it survives a crash of the process
 // (kill -9) on the embedded backend and is acknowledged by Redis.
