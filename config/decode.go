@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding"
 	"errors"
 	"fmt"
@@ -22,15 +23,16 @@ const maxNodes = 100_000
 // docKey names the document itself in errors that concern no single key.
 const docKey = "(document)"
 
+// decodeFile decodes one YAML document from data into cfg.
+//
 // The file is parsed into a yaml.Node tree, which is then walked alongside
 // the Config struct, guided by the yaml tags, so that every error carries
 // the dotted key and the line. This walk replaces the library's own struct
 // mapping: Decoder.KnownFields(true) reports an unknown key as text naming a
-// Go type ("field x not found in type config.TLS"), not the dotted key.
-
-// decodeFile decodes one YAML document from data into cfg.
+// Go type ("field x not found in type config.TLS"), not the dotted key, and
+// stops at the first error of a custom unmarshaler.
 func (l *loader) decodeFile(data []byte, cfg *Config) {
-	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	switch err := dec.Decode(&doc); {
 	case errors.Is(err, io.EOF):

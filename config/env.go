@@ -5,7 +5,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -60,27 +59,28 @@ func envMap(env []string) map[string]string {
 	return m
 }
 
-// applyEnv sets the keys named by SCIMGATE_* variables in env. Variables in
-// skip (referenced by route headers) and those read elsewhere are left alone;
-// any other SCIMGATE_* variable is an error. Values are never echoed in
-// errors of unknown variables, since they may be secrets.
-func (l *loader) applyEnv(cfg *Config, env map[string]string, skip map[string]bool) {
+// applyEnv sets the keys named by SCIMGATE_* variables in env. Any other
+// SCIMGATE_* variable is an error unless it is read elsewhere or referenced
+// by a route header (in referenced). Values are never echoed in errors of
+// unknown variables, since they may be secrets.
+func (l *loader) applyEnv(cfg *Config, env map[string]string, referenced map[string]bool) {
 	vars := envVars(reflect.TypeFor[Config](), "", nil)
 	names := make([]string, 0, len(env))
 	for name := range env {
-		if strings.HasPrefix(name, EnvPrefix) && !skip[name] && name != EnvMasterKey && name != EnvConfig {
+		if strings.HasPrefix(name, EnvPrefix) && name != EnvMasterKey && name != EnvConfig {
 			names = append(names, name)
 		}
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	root := reflect.ValueOf(cfg).Elem()
 	for _, name := range names {
 		i := slices.IndexFunc(vars, func(v envVar) bool { return v.name == name })
-		if i < 0 {
+		switch {
+		case i >= 0:
+			l.setFromEnv(root.FieldByIndex(vars[i].index), vars[i], env[name])
+		case !referenced[name]:
 			l.add(name, Origin{Env: name}, "unknown variable%s", suggestVar(name, vars))
-			continue
 		}
-		l.setFromEnv(root.FieldByIndex(vars[i].index), vars[i], env[name])
 	}
 }
 

@@ -111,4 +111,9 @@ func TestHeaderVariablesAreNotUnknown(t *testing.T) {
 	if got := cfg.Gateway.Routes[0].Headers["X-Key"].Reveal(); got != "k" {
 		t.Errorf("header = %q", got)
 	}
+	// A variable that is also a key's override still overrides it.
+	cfg = mustLoad(t, route+"      headers: {X-Format: '${SCIMGATE_LOG_FORMAT}'}", "SCIMGATE_LOG_FORMAT=text")
+	if cfg.Log.Format != config.LogText || cfg.Gateway.Routes[0].Headers["X-Format"].Reveal() != "text" {
+		t.Errorf("log format %q", cfg.Log.Format)
+	}
 }
