@@ -1,0 +1,102 @@
+package rediskv_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scimgate/scimgate/internal/store/rediskv"
+	"github.com/scimgate/scimgate/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, storetest.Backends(t)["redis"])
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, storetest.OpenRedis(b))
+}
+
+// TestUpdateRetriesOnConflict makes fn itself write the watched key, the way
+// a concurrent replica would, so that EXEC fails on purpose.
+func TestUpdateRetriesOnConflict(t *testing.T) {
+	base := storetest.OpenRedis(t)
+	tests := []struct {
+		name        string
+		maxAttempts int
+		conflicts   int
+		wantCalls   int
+		wantErr     bool
+	}{
+		{"succeeds after conflicts", 3, 2, 3, false},
+		{"gives up when attempts run out", 2, 5, 2, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			kv, err := rediskv.Open(ctx, rediskv.Options{URL: storetest.RedisURL(), Prefix: base.Prefix(), MaxUpdateAttempts: tc.maxAttempts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer kv.Close()
+			key := "conflict:" + tc.name
+			calls := 0
+			err = kv.Update(ctx, key, func(old []byte) ([]byte, time.Duration, error) {
+				calls++
+				if calls <= tc.conflicts {
+					if err := kv.Client().Set(ctx, kv.Prefix()+key, "intruder", 0).Err(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return []byte("mine"), 0, nil
+			})
+			if calls != tc.wantCalls {
+				t.Errorf("fn called %d times, want %d", calls, tc.wantCalls)
+			}
+			if tc.wantErr {
+				if !errors.Is(err, redis.TxFailedErr) {
+					t.Fatalf("err = %v, want one wrapping redis.TxFailedErr", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := kv.Get(ctx, key); err != nil || string(got) != "mine" {
+				t.Fatalf("Get = %q, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestClientSharesNamespace(t *testing.T) {
+	kv := storetest.OpenRedis(t)
+	ctx := t.Context()
+	if err := kv.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := kv.Client().Get(ctx, kv.Prefix()+"k").Result()
+	if err != nil || got != "v" {
+		t.Fatalf("raw GET = %q, %v", got, err)
+	}
+	ttl, err := kv.Client().PTTL(ctx, kv.Prefix()+"k").Result()
+	if err != nil || ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("PTTL = %v, %v; want within a minute", ttl, err)
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	_, err := rediskv.Open(ctx, rediskv.Options{URL: "redis://user:s3cret@127.0.0.1:1?max_retries=-1&dialer_retries=1"})
+	if err == nil {
+		t.Fatal("Open of a closed port succeeded")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "127.0.0.1:1") || strings.Contains(msg, "s3cret") {
+		t.Fatalf("error %q should name the address and hide the password", msg)
+	}
+}
