@@ -206,6 +206,8 @@ func (n *normalizer) pathOp(name string, orig *node, path string, val *node, cha
 		// dialect-gated on simple ones (see rules.emptyClears).
 		n.rw.add(RewriteEmptyString)
 		return n.emit(nil, "remove", pp.text, nil, true), true, nil
+	case pp.leaf == enterpriseManager() && val.kind == kindObject && len(val.members) == 0:
+		return n.emit(nil, "remove", pp.text, nil, true), true, nil
 	case name == "replace" && multiTarget && val.kind == kindArray && len(val.elems) == 0:
 		// Okta's "Push now" on an empty group; RFC-equivalent, and some
 		// servers answer 400 to an empty replace (R6).

@@ -70,7 +70,17 @@ func (n *normalizer) typeValue(def *attrDef, v *node, whole bool) (*node, bool) 
 			return newObject(member{key: "value", val: v}), true
 		}
 		if v.kind == kindObject {
-			return v, n.typeMembers(def.sub, v)
+			changed := n.typeMembers(def.sub, v)
+			if def == enterpriseManager() && len(v.members) > 0 {
+				if id := v.get("value"); id == nil || id.isEmptyString() {
+					// a manager without an id (OneLogin's template with no
+					// manager mapped) names no one: it is unassigned
+					n.rw.add(RewriteManager)
+					v.members = nil
+					changed = true
+				}
+			}
+			return v, changed
 		}
 	}
 	return v, false
@@ -98,9 +108,14 @@ func (n *normalizer) typeMembers(attrs map[string]*attrDef, v *node) bool {
 				n.rw.add(RewriteAttrCase)
 				changed = true
 			}
+			wasEmpty := isEmptyContainer(m.val)
 			var c bool
 			m.val, c = n.typeValue(d, m.val, true)
 			changed = changed || c
+			if !wasEmpty && isEmptyContainer(m.val) {
+				n.rw.add(RewriteEmptyList)
+				continue
+			}
 		} else if n.dropNulls(m.val) {
 			changed = true
 		}
