@@ -1,0 +1,493 @@
+package credentials
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scimgate/scimgate/internal/secret"
+	"github.com/scimgate/scimgate/internal/store"
+)
+
+const aud = "http://127.0.0.1:8080/scim/v2"
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newService(t *testing.T, kv store.KV) (*Service, *clock) {
+	t.Helper()
+	h, err := secret.NewHasher(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	s := New(kv, h, Options{Now: clk.now, PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	if _, err := s.CreateTenant(context.Background(), "acme", "Acme Corp"); err != nil {
+		t.Fatal(err)
+	}
+	return s, clk
+}
+
+func reason(err error) string {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return ae.Reason
+	}
+	if err == nil {
+		return ""
+	}
+	return "error: " + err.Error()
+}
+
+func TestCredentials(t *testing.T) {
+	for name, test := range map[string]func(*testing.T, store.KV){
+		"tenants":                        testTenants,
+		"client defaults and validation": testClientValidation,
+		"client authentication":          testClientAuth,
+		"secret rotation":                testSecretRotation,
+		"api keys":                       testAPIKeys,
+		"admins":                         testAdmins,
+		"usage is written behind":        testUsage,
+		"concurrent rotate and revoke lose nothing": testConcurrency,
+		"no secret in clear in the store":           testNoClearSecrets,
+	} {
+		t.Run(name, func(t *testing.T) { forEachBackend(t, test) })
+	}
+}
+
+func testTenants(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	s, _ := newService(t, kv)
+	for _, id := range []string{"", "Acme", "ac_me", "-acme", "acme-", strings.Repeat("a", 64), "a b"} {
+		if _, err := s.CreateTenant(ctx, id, ""); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CreateTenant(%q) = %v, want ErrInvalid", id, err)
+		}
+	}
+	if _, err := s.CreateTenant(ctx, "acme", ""); !errors.Is(err, ErrExists) {
+		t.Errorf("duplicate tenant: %v", err)
+	}
+	if _, err := s.CreateTenant(ctx, "globex", ""); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := s.Tenants(ctx)
+	if err != nil || len(ts) != 2 || ts[0].ID != "acme" || ts[1].DisplayName != "globex" {
+		t.Fatalf("Tenants = %+v, %v", ts, err)
+	}
+	if _, _, err := s.CreateClient(ctx, ClientSpec{TenantID: "globex", Name: "x", Audiences: []string{aud}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTenant(ctx, "globex"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("deleting a tenant with clients: %v", err)
+	}
+	if err := s.DeleteTenant(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleting unknown tenant: %v", err)
+	}
+}
+
+func testClientValidation(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	s, clk := newService(t, kv)
+	c, plain, err := s.CreateClient(ctx, ClientSpec{TenantID: "acme", Name: "Entra", Kind: KindEntra, Audiences: []string{aud}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.GrantTypes, []string{GrantClientCredentials}) || !slices.Equal(c.Scopes, []string{ScopeFull}) ||
+		c.AccessTTL != time.Hour || len(c.Secrets) != 1 || !c.Secrets[0].Expires.Equal(clk.now().Add(DefaultSecretTTL)) {
+		t.Fatalf("entra defaults: %+v", c)
+	}
+	if len(plain) != secret.SecretLen || len(c.ID) != clientIDLen {
+		t.Fatalf("id %q secret length %d", c.ID, len(plain))
+	}
+	ok, _, err := s.CreateClient(ctx, ClientSpec{TenantID: "acme", Name: "Okta", Kind: KindOkta, OktaAppName: "acmescim", Audiences: []string{aud}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ok.RedirectURIs) != 5 || ok.RedirectURIs[4] != "http://system-admin.okta1.com:1802/admin/app/cpc/acmescim/oauth/callback" ||
+		!slices.Equal(ok.Scopes, []string{ScopeFull, ScopeOfflineAccess}) {
+		t.Fatalf("okta defaults: %+v", ok)
+	}
+	for name, spec := range map[string]ClientSpec{
+		"unknown tenant":        {TenantID: "nope", Name: "x", Audiences: []string{aud}},
+		"no name":               {TenantID: "acme", Audiences: []string{aud}},
+		"no audience":           {TenantID: "acme", Name: "x"},
+		"password grant":        {TenantID: "acme", Name: "x", GrantTypes: []string{"password"}, Audiences: []string{aud}},
+		"implicit grant":        {TenantID: "acme", Name: "x", GrantTypes: []string{"implicit"}, Audiences: []string{aud}},
+		"refresh without code":  {TenantID: "acme", Name: "x", GrantTypes: []string{GrantClientCredentials, GrantRefreshToken}, Audiences: []string{aud}},
+		"unknown scope":         {TenantID: "acme", Name: "x", Scopes: []string{"admin"}, Audiences: []string{aud}},
+		"entra ttl too short":   {TenantID: "acme", Name: "x", Kind: KindEntra, AccessTTL: 30 * time.Minute, Audiences: []string{aud}},
+		"entra ttl too long":    {TenantID: "acme", Name: "x", Kind: KindEntra, AccessTTL: 7 * time.Hour, Audiences: []string{aud}},
+		"code without redirect": {TenantID: "acme", Name: "x", Kind: KindOkta, Audiences: []string{aud}},
+		"http redirect":         {TenantID: "acme", Name: "x", Kind: KindOkta, RedirectURIs: []string{"http://evil.example/cb"}, Audiences: []string{aud}},
+		"fragment redirect":     {TenantID: "acme", Name: "x", Kind: KindOkta, RedirectURIs: []string{"https://ok.example/cb#x"}, Audiences: []string{aud}},
+		"relative redirect":     {TenantID: "acme", Name: "x", Kind: KindOkta, RedirectURIs: []string{"/cb"}, Audiences: []string{aud}},
+		"javascript redirect":   {TenantID: "acme", Name: "x", Kind: KindOkta, RedirectURIs: []string{"javascript://localhost/%0aalert(1)"}, Audiences: []string{aud}},
+		"bad okta app":          {TenantID: "acme", Name: "x", Kind: KindOkta, OktaAppName: "a/b", Audiences: []string{aud}},
+		"secret never and ttl":  {TenantID: "acme", Name: "x", Audiences: []string{aud}, Secret: SecretSpec{TTL: time.Hour, NeverExpire: true}},
+		"unknown kind":          {TenantID: "acme", Name: "x", Kind: "saml", Audiences: []string{aud}},
+	} {
+		if _, _, err := s.CreateClient(ctx, spec); err == nil {
+			t.Errorf("%s: CreateClient accepted %+v", name, spec)
+		}
+	}
+	never, _, err := s.CreateClient(ctx, ClientSpec{TenantID: "acme", Name: "x", Audiences: []string{aud}, Secret: SecretSpec{NeverExpire: true}})
+	if err != nil || !never.Secrets[0].Expires.IsZero() {
+		t.Fatalf("never-expiring secret: %+v %v", never, err)
+	}
+}
+
+func testClientAuth(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	s, clk := newService(t, kv)
+	c, plain, err := s.CreateClient(ctx, ClientSpec{TenantID: "acme", Name: "Entra", Kind: KindEntra, Audiences: []string{aud},
+		Secret: SecretSpec{TTL: 24 * time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, id, secret, want string
+	}{
+		{"right", c.ID, plain, ""},
+		{"wrong secret", c.ID, secret.New(), ReasonWrongSecret},
+		{"empty secret", c.ID, "", ReasonWrongSecret},
+		{"unknown client", secret.NewID(24), plain, ReasonUnknown},
+		{"empty client", "", plain, ReasonUnknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.AuthenticateClient(ctx, tc.id, tc.secret)
+			if got := reason(err); got != tc.want {
+				t.Fatalf("reason = %q, want %q", got, tc.want)
+			}
+			if err != nil && err.Error() != (&AuthError{}).Error() {
+				t.Fatalf("error text reveals the reason: %q", err)
+			}
+		})
+	}
+	if _, err := s.SetClientDisabled(ctx, c.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateClient(ctx, c.ID, plain); reason(err) != ReasonDisabled {
+		t.Fatalf("disabled client: %v", err)
+	}
+	s.SetClientDisabled(ctx, c.ID, false)
+	s.SetTenantDisabled(ctx, "acme", true)
+	if _, err := s.AuthenticateClient(ctx, c.ID, plain); reason(err) != ReasonTenantDisabled {
+		t.Fatalf("disabled tenant: %v", err)
+	}
+	s.SetTenantDisabled(ctx, "acme", false)
+	clk.add(24 * time.Hour)
+	if _, err := s.AuthenticateClient(ctx, c.ID, plain); reason(err) != ReasonExpired {
+		t.Fatalf("expired secret: %v", err)
+	}
+}
+
+func testSecretRotation(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	s, clk := newService(t, kv)
+	c, first, err := s.CreateClient(ctx, ClientSpec{TenantID: "acme", Name: "Entra", Kind: KindEntra, Audiences: []string{aud}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, second, plain2, err := s.AddClientSecret(ctx, c.ID, SecretSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{first, plain2} {
+		if _, err := s.AuthenticateClient(ctx, c.ID, p); err != nil {
+			t.Fatalf("during rotation a secret stopped working: %v", err)
+		}
+	}
+	if _, _, _, err := s.AddClientSecret(ctx, c.ID, SecretSpec{TTL: 2 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.AddClientSecret(ctx, c.ID, SecretSpec{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a fourth active secret: %v", err)
+	}
+	clk.add(3 * time.Hour) // the 2h secret expired: room for another
+	if _, _, _, err := s.AddClientSecret(ctx, c.ID, SecretSpec{}); err != nil {
+		t.Fatalf("expired secrets must not count: %v", err)
+	}
+	if _, err := s.DeleteClientSecret(ctx, c.ID, c.Secrets[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateClient(ctx, c.ID, first); reason(err) != ReasonWrongSecret {
+		t.Fatalf("deleted secret still works: %v", err)
+	}
+	if _, err := s.AuthenticateClient(ctx, c.ID, plain2); err != nil {
+		t.Fatalf("new secret: %v", err)
+	}
+	if _, err := s.DeleteClientSecret(ctx, c.ID, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleting unknown secret: %v", err)
+	}
+	// Down to one active secret: deleting it is refused.
+	got, _ := s.Client(ctx, c.ID)
+	for _, sec := range got.ActiveSecrets(clk.now()) {
+		if sec.ID != second.ID {
+			if _, err := s.DeleteClientSecret(ctx, c.ID, sec.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := s.DeleteClientSecret(ctx, c.ID, second.ID); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("deleting the last active secret: %v", err)
+	}
+}
+
+func testAPIKeys(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	s, clk := newService(t, kv)
+	k, plain, err := s.CreateAPIKey(ctx, APIKeySpec{TenantID: "acme", Name: "OneLogin", Audiences: []string{aud}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k.Expires.IsZero() || !slices.Equal(k.Scopes, []string{ScopeFull}) || !strings.HasPrefix(plain, secret.APIKeyPrefix) {
+		t.Fatalf("defaults: %+v", k)
+	}
+	short, shortPlain, err := s.CreateAPIKey(ctx, APIKeySpec{TenantID: "acme", Name: "short", Scopes: []string{ScopeRead}, Audiences: []string{aud}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := secret.NewAPIKey()
+	wrongSecret := plain[:len(secret.APIKeyPrefix)+17] + strings.Repeat("A", secret.SecretLen)
+	for _, tc := range []struct{ name, key, want string }{
+		{"right", plain, ""},
+		{"garbage", "hello", ReasonUnknown},
+		{"jwt", "eyJhbGciOiJFUzI1NiJ9.e30.x", ReasonUnknown},
+		{"unknown id", forged, ReasonUnknown},
+		{"right id wrong secret (bad checksum)", wrongSecret, ReasonUnknown},
+	} {
+		if _, err := s.AuthenticateAPIKey(ctx, tc.key); reason(err) != tc.want {
+			t.Errorf("%s: reason %q, want %q", tc.name, reason(err), tc.want)
+		}
+	}
+	rotated, rotatedPlain, err := s.RotateAPIKey(ctx, k.ID)
+	if err != nil || rotated.Name != k.Name || rotated.ID == k.ID {
+		t.Fatalf("rotate: %+v %v", rotated, err)
+	}
+	if _, err := s.AuthenticateAPIKey(ctx, plain); err != nil {
+		t.Fatalf("old key must keep working until revoked: %v", err)
+	}
+	if _, err := s.RevokeAPIKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateAPIKey(ctx, plain); reason(err) != ReasonRevoked {
+		t.Fatalf("revoked key: %v", err)
+	}
+	if _, err := s.AuthenticateAPIKey(ctx, rotatedPlain); err != nil {
+		t.Fatalf("rotated key: %v", err)
+	}
+	clk.add(time.Hour)
+	if _, err := s.AuthenticateAPIKey(ctx, shortPlain); reason(err) != ReasonExpired {
+		t.Fatalf("expired key: %v", err)
+	}
+	keys, err := s.APIKeys(ctx, "acme")
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("APIKeys = %d, %v", len(keys), err)
+	}
+	if err := s.DeleteAPIKey(ctx, short.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.APIKey(ctx, short.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted key still there: %v", err)
+	}
+}
+
+func testAdmins(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	s, _ := newService(t, kv)
+	if _, _, err := s.CreateAdmin(ctx, "acme", "alice", "short"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("short password: %v", err)
+	}
+	_, pw, err := s.CreateAdmin(ctx, "acme", "Alice", "")
+	if err != nil || len(pw) < MinPasswordLen {
+		t.Fatalf("generated password: %q %v", pw, err)
+	}
+	if _, _, err := s.CreateAdmin(ctx, "acme", "alice", "another long password"); !errors.Is(err, ErrExists) {
+		t.Fatalf("usernames are case-insensitive: %v", err)
+	}
+	for _, tc := range []struct{ tenant, user, pw, want string }{
+		{"acme", "alice", pw, ""},
+		{"acme", "ALICE", pw, ""},
+		{"acme", "alice", pw + "x", ReasonWrongSecret},
+		{"acme", "bob", pw, ReasonUnknown},
+		{"globex", "alice", pw, ReasonUnknown},
+		{"acme", "a/../alice", pw, ReasonUnknown},
+	} {
+		if _, err := s.AuthenticateAdmin(ctx, tc.tenant, tc.user, tc.pw); reason(err) != tc.want {
+			t.Errorf("%s/%s: reason %q, want %q", tc.tenant, tc.user, reason(err), tc.want)
+		}
+	}
+	if _, _, err := s.SetAdminPassword(ctx, "acme", "alice", "a brand new password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateAdmin(ctx, "acme", "alice", pw); reason(err) != ReasonWrongSecret {
+		t.Fatalf("old password still works: %v", err)
+	}
+	if err := s.DeleteAdmin(ctx, "acme", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if as, _ := s.Admins(ctx, "acme"); len(as) != 0 {
+		t.Fatalf("admins after delete: %+v", as)
+	}
+}
+
+func testUsage(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	s, clk := newService(t, kv)
+	c, plain, _ := s.CreateClient(ctx, ClientSpec{TenantID: "acme", Name: "x", Audiences: []string{aud}})
+	k, kplain, _ := s.CreateAPIKey(ctx, APIKeySpec{TenantID: "acme", Name: "k", Audiences: []string{aud}})
+	clk.add(time.Minute)
+	s.AuthenticateClient(ctx, c.ID, plain)
+	s.AuthenticateAPIKey(ctx, kplain)
+	if got, _ := s.Client(ctx, c.ID); !got.Secrets[0].LastUsed.IsZero() {
+		t.Fatal("last used written on the request path")
+	}
+	if err := s.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gotC, _ := s.Client(ctx, c.ID)
+	gotK, _ := s.APIKey(ctx, k.ID)
+	if !gotC.Secrets[0].LastUsed.Equal(clk.now()) || !gotK.LastUsed.Equal(clk.now()) {
+		t.Fatalf("last used not flushed: %v %v", gotC.Secrets[0].LastUsed, gotK.LastUsed)
+	}
+}
+
+// testConcurrency rotates, revokes and creates from many goroutines at once
+// and checks that every acknowledged change is in the store.
+func testConcurrency(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	s, _ := newService(t, kv)
+	const workers = 16
+	clients := make([]*Client, workers)
+	for i := range clients {
+		c, _, err := s.CreateClient(ctx, ClientSpec{TenantID: "acme", Name: fmt.Sprint("c", i), Audiences: []string{aud}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	shared := clients[0]
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	added := map[string]bool{}   // secret ids acknowledged on the shared client
+	deleted := map[string]bool{} // secret ids acknowledged as deleted
+	revoked := map[string]bool{} // API key ids acknowledged as revoked
+	created := map[string]bool{}
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 6 {
+				_, sec, _, err := s.AddClientSecret(ctx, shared.ID, SecretSpec{})
+				if err == nil {
+					mu.Lock()
+					added[sec.ID] = true
+					mu.Unlock()
+					if _, err := s.DeleteClientSecret(ctx, shared.ID, sec.ID); err == nil {
+						mu.Lock()
+						deleted[sec.ID] = true
+						mu.Unlock()
+					} else if !errors.Is(err, ErrInvalid) {
+						t.Error(err)
+					}
+				} else if !errors.Is(err, ErrInvalid) {
+					t.Error(err)
+				}
+				k, _, err := s.CreateAPIKey(ctx, APIKeySpec{TenantID: "acme", Name: fmt.Sprint("w", w, "-", i), Audiences: []string{aud}})
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				mu.Lock()
+				created[k.ID] = true
+				mu.Unlock()
+				if i%2 == 0 {
+					if _, err := s.RevokeAPIKey(ctx, k.ID); err != nil {
+						t.Error(err)
+						continue
+					}
+					mu.Lock()
+					revoked[k.ID] = true
+					mu.Unlock()
+				}
+				if _, err := s.SetClientDisabled(ctx, clients[w].ID, i%2 == 0); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := s.Client(ctx, shared.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, sec := range got.Secrets {
+		have[sec.ID] = true
+	}
+	for id := range added {
+		if have[id] == deleted[id] {
+			t.Errorf("secret %s: in store %v, acknowledged deleted %v", id, have[id], deleted[id])
+		}
+	}
+	if len(got.ActiveSecrets(time.Now())) > MaxActiveSecrets {
+		t.Errorf("%d active secrets, limit %d", len(got.ActiveSecrets(time.Now())), MaxActiveSecrets)
+	}
+	keys, _ := s.APIKeys(ctx, "acme")
+	if len(keys) != len(created) {
+		t.Errorf("%d keys in store, %d acknowledged", len(keys), len(created))
+	}
+	for _, k := range keys {
+		if revoked[k.ID] == k.Revoked.IsZero() {
+			t.Errorf("key %s revoked=%v, acknowledged %v", k.ID, !k.Revoked.IsZero(), revoked[k.ID])
+		}
+	}
+	for w, c := range clients[1:] {
+		got, _ := s.Client(ctx, c.ID)
+		if got.Disabled || w+1 == 0 { // every worker's last write (i=5) re-enabled its client
+			t.Errorf("client %s: last acknowledged write lost", c.ID)
+		}
+	}
+}
+
+// testNoClearSecrets dumps every key and value in the store after creating
+// every kind of credential and looks for the secrets in clear.
+func testNoClearSecrets(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	s, _ := newService(t, kv)
+	var secrets []string
+	_, p1, _ := s.CreateClient(ctx, ClientSpec{TenantID: "acme", Name: "c", Audiences: []string{aud}})
+	c, _, _ := s.CreateClient(ctx, ClientSpec{TenantID: "acme", Name: "d", Audiences: []string{aud}})
+	_, _, p2, _ := s.AddClientSecret(ctx, c.ID, SecretSpec{})
+	_, p3, _ := s.CreateAPIKey(ctx, APIKeySpec{TenantID: "acme", Name: "k", Audiences: []string{aud}})
+	_, p4, _ := s.CreateAdmin(ctx, "acme", "alice", "")
+	secrets = append(secrets, p1, p2, p3, p3[len(secret.APIKeyPrefix)+17:len(p3)-6], p4)
+	entries, err := kv.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) < 5 {
+		t.Fatalf("only %d entries dumped", len(entries))
+	}
+	for _, e := range entries {
+		for _, sec := range secrets {
+			if strings.Contains(e.Key, sec) || bytes.Contains(e.Value, []byte(sec)) {
+				t.Errorf("secret %q found in clear under %s", sec, e.Key)
+			}
+		}
+	}
+}
