@@ -50,7 +50,8 @@ var ErrLocked = errors.New("boltkv: database is locked by another process")
 // Options tunes Open. The zero value is ready to use.
 type Options struct {
 	// LockTimeout bounds the wait for the file lock held by another process
-	// (DefaultLockTimeout when zero). After it Open fails with ErrLocked.
+	// (DefaultLockTimeout when zero or negative, since bbolt would otherwise
+	// wait forever). After it Open fails with ErrLocked.
 	LockTimeout time.Duration
 	// Logger receives sweeper diagnostics; nil discards them.
 	Logger *slog.Logger
