@@ -1,0 +1,145 @@
+package authserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+)
+
+// oauthError is an RFC 6749 §5.2 error on its way to the wire. Description is
+// shown to the client; cause is for logs only.
+type oauthError struct {
+	code        string
+	description string
+	status      int
+	retryAfter  time.Duration
+	// reason is a short machine word for audit and metrics (e.g. wrong_secret).
+	reason string
+	cause  error
+}
+
+func (e *oauthError) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.code, e.description, e.cause)
+	}
+	return e.code + ": " + e.description
+}
+
+func (e *oauthError) Unwrap() error { return e.cause }
+
+func errInvalidRequest(format string, args ...any) *oauthError {
+	return &oauthError{code: "invalid_request", description: fmt.Sprintf(format, args...), status: http.StatusBadRequest, reason: "invalid_request"}
+}
+
+func errInvalidClient(reason string) *oauthError {
+	return &oauthError{code: "invalid_client", description: "client authentication failed", status: http.StatusUnauthorized, reason: reason}
+}
+
+func errInvalidScope(format string, args ...any) *oauthError {
+	return &oauthError{code: "invalid_scope", description: fmt.Sprintf(format, args...), status: http.StatusBadRequest, reason: "invalid_scope"}
+}
+
+func errServer(cause error) *oauthError {
+	return &oauthError{code: "server_error", description: "the authorization server could not complete the request", status: http.StatusInternalServerError, reason: "server_error", cause: cause}
+}
+
+func errThrottled(retry time.Duration) *oauthError {
+	return &oauthError{code: "temporarily_unavailable", description: "too many failed attempts; retry later",
+		status: http.StatusTooManyRequests, retryAfter: retry, reason: "throttled"}
+}
+
+// rfcStatus is the status RFC 6749 §5.2 gives each error code. go-oauth2
+// answers 401 for several of them (pitfall P7 in docs/oauth.md).
+var rfcStatus = map[string]int{
+	"invalid_request":           http.StatusBadRequest,
+	"invalid_client":            http.StatusUnauthorized,
+	"invalid_grant":             http.StatusBadRequest,
+	"unauthorized_client":       http.StatusBadRequest,
+	"unsupported_grant_type":    http.StatusBadRequest,
+	"invalid_scope":             http.StatusBadRequest,
+	"invalid_target":            http.StatusBadRequest,
+	"unsupported_response_type": http.StatusBadRequest,
+	"access_denied":             http.StatusForbidden,
+	"server_error":              http.StatusInternalServerError,
+	"temporarily_unavailable":   http.StatusServiceUnavailable,
+}
+
+// fromLibrary turns an error from go-oauth2 into an oauthError. The library
+// emits non-RFC strings for some failures ("invalid authorize code", "invalid
+// code challenge"); they all mean the grant is bad.
+func fromLibrary(err error) *oauthError {
+	if oe, ok := err.(*oauthError); ok {
+		return oe
+	}
+	switch err {
+	case oerrors.ErrInvalidClient:
+		return errInvalidClient("invalid_client")
+	case oerrors.ErrInvalidScope:
+		return errInvalidScope("the requested scope is not allowed")
+	case oerrors.ErrUnsupportedGrantType:
+		return &oauthError{code: "unsupported_grant_type", description: "grant type not supported", status: 400, reason: "unsupported_grant_type"}
+	case oerrors.ErrUnauthorizedClient:
+		return &oauthError{code: "unauthorized_client", description: "this client may not use this grant type", status: 400, reason: "unauthorized_client"}
+	case oerrors.ErrInvalidRequest:
+		return errInvalidRequest("malformed request")
+	case oerrors.ErrServerError:
+		return errServer(err)
+	}
+	for code := range rfcStatus {
+		if err.Error() == code && code != "server_error" {
+			return &oauthError{code: code, description: code, status: rfcStatus[code], reason: code}
+		}
+	}
+	if isLibraryGrantError(err) {
+		return &oauthError{code: "invalid_grant", description: "the authorization code or refresh token is invalid, expired, revoked or was issued to another client",
+			status: http.StatusBadRequest, reason: "invalid_grant", cause: err}
+	}
+	return errServer(err)
+}
+
+func isLibraryGrantError(err error) bool {
+	switch err {
+	case oerrors.ErrInvalidGrant, oerrors.ErrInvalidAuthorizeCode, oerrors.ErrInvalidRefreshToken, oerrors.ErrExpiredRefreshToken,
+		oerrors.ErrMissingCodeVerifier, oerrors.ErrMissingCodeChallenge, oerrors.ErrInvalidCodeChallenge, oerrors.ErrInvalidRedirectURI,
+		oerrors.ErrInvalidAccessToken, oerrors.ErrExpiredAccessToken:
+		return true
+	}
+	return false
+}
+
+// writeJSON writes a token-endpoint style response: JSON, never cached
+// (RFC 6749 §5.1).
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeError renders e per RFC 6749 §5.2 with the headers its status needs.
+func writeError(w http.ResponseWriter, e *oauthError) {
+	switch e.status {
+	case http.StatusUnauthorized:
+		// RFC 6749 §5.2: 401 answers must carry a challenge for the scheme
+		// the client tried; Basic is the one both scimgate methods share.
+		w.Header().Set("WWW-Authenticate", `Basic realm="scimgate", charset="UTF-8"`)
+	case http.StatusTooManyRequests:
+		secs := int(e.retryAfter.Round(time.Second) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	}
+	body := map[string]string{"error": e.code}
+	if e.description != "" {
+		body["error_description"] = e.description
+	}
+	writeJSON(w, e.status, body)
+}

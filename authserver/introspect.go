@@ -1,0 +1,116 @@
+package authserver
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/scimgate/scimgate/internal/accesstoken"
+	"github.com/scimgate/scimgate/internal/audit"
+	"github.com/scimgate/scimgate/internal/credentials"
+)
+
+// inspect verifies a presented access token for introspection or
+// revocation on behalf of caller. It returns nil claims for anything that is
+// not a live token of the caller's tenant: RFC 7662 answers those with
+// active:false and nothing else, so another tenant's token looks exactly
+// like garbage.
+func (s *Server) inspect(r *http.Request, caller *credentials.Client, token string) (*accesstoken.Claims, error) {
+	claims, err := s.verifier.Verify(token, "")
+	if err != nil || claims.TenantID != caller.TenantID {
+		return nil, nil
+	}
+	revoked, err := s.deps.Revocations.Revoked(r.Context(), claims.ID)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		return nil, nil
+	}
+	return claims, nil
+}
+
+// handleIntrospect is POST /oauth2/introspect (RFC 7662). The caller must
+// authenticate as a client; it sees only its own tenant's tokens.
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	caller, token, e := s.tokenRequestOf(w, r)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	claims, err := s.inspect(r, caller, token)
+	if err != nil {
+		s.fail(w, r, errServer(err))
+		return
+	}
+	if claims == nil {
+		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+		return
+	}
+	resp := map[string]any{
+		"active": true, "token_type": "Bearer", "scope": claims.Scope, "client_id": claims.ClientID,
+		"sub": claims.Subject, "aud": claims.Audience, "iss": claims.Issuer, "exp": claims.ExpiresAt,
+		"iat": claims.IssuedAt, "jti": claims.ID, "tenant_id": claims.TenantID,
+	}
+	if claims.NotBefore != 0 {
+		resp["nbf"] = claims.NotBefore
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// handleRevoke is POST /oauth2/revoke (RFC 7009). Unknown, malformed and
+// already expired tokens are answered 200 like successful revocations
+// (§2.2). A token of another tenant is refused and stays valid (§2.1).
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	caller, token, e := s.tokenRequestOf(w, r)
+	if e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	claims, err := s.verifier.Verify(token, "")
+	if err != nil {
+		writeJSON(w, http.StatusOK, struct{}{})
+		return
+	}
+	if claims.TenantID != caller.TenantID {
+		s.fail(w, r, &oauthError{code: "unauthorized_client", description: "the token was not issued to this client's tenant",
+			status: http.StatusBadRequest, reason: "other_tenant"})
+		return
+	}
+	until := claims.Expiry().Add(s.cfg.Leeway + time.Second)
+	if err := s.deps.Revocations.Revoke(r.Context(), claims.ID, until); err != nil {
+		s.fail(w, r, errServer(err))
+		return
+	}
+	s.cfg.Audit.Record(r.Context(), audit.TokenRevoked, slog.String("tenant", caller.TenantID), slog.String("by_client_id", caller.ID),
+		slog.String("client_id", claims.ClientID), slog.String("jti", claims.ID))
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// tokenRequestOf parses an introspection or revocation request and
+// authenticates its client.
+func (s *Server) tokenRequestOf(w http.ResponseWriter, r *http.Request) (*credentials.Client, string, *oauthError) {
+	form, e := parseForm(w, r)
+	if e != nil {
+		return nil, "", e
+	}
+	caller, e := s.authenticateClient(r, form, s.cfg.ClientIP(r))
+	if e != nil {
+		return nil, "", e
+	}
+	token := form.Get("token")
+	if token == "" {
+		return nil, "", errInvalidRequest("token is required")
+	}
+	// token_type_hint is only a hint (RFC 7009 §2.1): a wrong one changes nothing.
+	return caller, token, nil
+}
+
+// fail renders e and logs its internal cause, once.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *oauthError) {
+	if e.cause != nil && !errors.Is(e.cause, r.Context().Err()) {
+		s.cfg.Logger.ErrorContext(r.Context(), "authorization server", "path", r.URL.Path, "err", e.cause)
+	}
+	writeError(w, e)
+}
