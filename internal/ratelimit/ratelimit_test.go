@@ -123,7 +123,7 @@ func FuzzLocal(f *testing.F) {
 		for _, op := range ops {
 			// The low bits pick a clock step from none to half a year; the
 			// top bit picks Peek alone or Peek then Allow.
-			step := time.Duration(op&0x7f) * time.Duration(1)<<(op&0x3f%48)
+			step := time.Duration(op&0x7f) << ((op & 0x3f) % 48)
 			clock.Advance(step)
 			elapsed += float64(step)
 			peeked, err := l.Peek(ctx, "k", r)
