@@ -50,13 +50,13 @@ var entraQueryFlags = [...]string{"aadOptscim062020", "AzureAdScimPatch062020", 
 // Entra documents no User-Agent, so a bare Entra GET stays Unknown; that is
 // harmless because every rewrite a GET needs is universal.
 func Detect(req Request) Dialect {
-	ua := strings.ToLower(req.header("User-Agent"))
+	ua := req.header("User-Agent")
 	switch {
-	case strings.Contains(ua, "okta"):
+	case containsFold(ua, "okta"):
 		return Okta
-	case strings.Contains(ua, "onelogin"):
+	case containsFold(ua, "onelogin"):
 		return OneLogin
-	case req.header("ADSCIMVersion") != "":
+	case req.header("Adscimversion") != "": // ADSCIMVersion in canonical form
 		return Entra
 	}
 	for _, f := range entraQueryFlags {
@@ -133,8 +133,12 @@ func rulesFor(d Dialect) rules {
 // containsFold reports whether s contains sub ignoring ASCII case, without
 // allocating.
 func containsFold(s, sub string) bool {
+	if sub == "" {
+		return true
+	}
+	first := sub[0] | 0x20
 	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
+		if s[i]|0x20 == first && strings.EqualFold(s[i:i+len(sub)], sub) {
 			return true
 		}
 	}

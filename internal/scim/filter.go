@@ -61,7 +61,7 @@ func (l Literal) Value() any {
 // known attributes are accepted in any case and returned in canonical case.
 // Errors are *Error with scimType invalidFilter.
 func ParseFilter(s string) (Expr, error) {
-	p := filterParser{src: []byte(s), build: true, scimType: InvalidFilter}
+	p := filterParser{src: []byte(s), build: true}
 	e := p.parse()
 	if p.err != nil {
 		return nil, p.err
@@ -81,17 +81,20 @@ func CanonicalFilter(s string) (string, error) {
 	return string(out), nil
 }
 
+// filterChanges says which kinds of edit canonicalisation made.
+type filterChanges struct{ legacyURN, typedValue, quoted, recased bool }
+
 // canonicalFilter returns the canonical text, or nil when src already is.
-func canonicalFilter(src []byte, res Resource, quoteBare bool) (out []byte, p filterParser, err error) {
-	p = filterParser{src: src, res: res, quoteBare: quoteBare, scimType: InvalidFilter}
+func canonicalFilter(src []byte, res Resource, quoteBare bool) ([]byte, filterChanges, error) {
+	p := filterParser{src: src, res: res, quoteBare: quoteBare}
 	p.parse()
 	if p.err != nil {
-		return nil, p, p.err
+		return nil, filterChanges{}, p.err
 	}
 	if len(p.edits) == 0 {
-		return nil, p, nil
+		return nil, filterChanges{}, nil
 	}
-	return p.apply(), p, nil
+	return p.apply(), filterChanges{p.legacyURN, p.typedValue, p.quoted, p.recased}, nil
 }
 
 // ParsePath parses a PATCH operation path (RFC 7644 §3.5.2: attrPath, or
@@ -116,7 +119,7 @@ type parsedPath struct {
 }
 
 func parsePath(s string, res Resource, quoteBare bool) (parsedPath, error) {
-	p := filterParser{src: []byte(s), res: res, build: true, quoteBare: quoteBare, scimType: InvalidPath, allowURN: true}
+	p := filterParser{src: []byte(s), res: res, build: true, quoteBare: quoteBare, allowURN: true}
 	p.advance()
 	var pp parsedPath
 	if p.tok.kind != tokWord {
@@ -149,8 +152,7 @@ type filterParser struct {
 	build      bool
 	res        Resource // endpoint, for core URNs that lack the resource name
 	quoteBare  bool     // an unquoted value is a string (Entra's legacy job) instead of an error
-	allowURN   bool     // a bare schema URN is a valid path (PATCH), not a filter
-	scimType   string
+	allowURN   bool     // parsing a PATCH path: a bare schema URN is valid, errors are invalidPath
 	depth      int
 	edits      []edit
 	err        *Error
@@ -188,7 +190,11 @@ func (p *filterParser) text(t token) []byte { return p.src[t.start:t.end] }
 
 func (p *filterParser) fail(detail string) {
 	if p.err == nil {
-		p.err = badRequest(p.scimType, detail)
+		scimType := InvalidFilter
+		if p.allowURN {
+			scimType = InvalidPath
+		}
+		p.err = badRequest(scimType, detail)
 	}
 }
 
@@ -369,7 +375,7 @@ func (p *filterParser) peekKind() tokKind {
 var compareOps = [...]string{"eq", "ne", "co", "sw", "ew", "gt", "lt", "ge", "le", "pr"}
 
 func (p *filterParser) attrExpr(parent *attrDef) Expr {
-	path, _, leaf, bracket := p.attrPath(parent)
+	path, _, leaf, valueFilter := p.attrPath(parent)
 	if p.err != nil {
 		return nil
 	}
@@ -383,7 +389,7 @@ func (p *filterParser) attrExpr(parent *attrDef) Expr {
 		}
 	}
 	if op == "" {
-		if bracket && path.Sub == "" {
+		if valueFilter {
 			if p.build {
 				return &ValuePath{Path: path}
 			}
@@ -460,9 +466,9 @@ func (p *filterParser) literal(leaf *attrDef) Literal {
 
 // attrPath reads [URN ":"] name ["." sub], and outside brackets an optional
 // "[" valFilter "]" ["." sub]. It returns the path, the definitions of its
-// attribute and of the attribute its value compares with, and whether it had
-// brackets.
-func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *attrDef, bracket bool) {
+// attribute and of the attribute its value compares with, and whether it is
+// a bare value filter (brackets without a sub-attribute after them).
+func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *attrDef, valueFilter bool) {
 	word := p.tok
 	raw := p.text(word)
 	urnText, rest := []byte(nil), raw
@@ -505,12 +511,16 @@ func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *att
 		attr = lookupAttr(canonURN, string(name))
 	}
 	subAttr := attr.lookupSub(string(sub))
-	canonName, canonSub := string(name), string(sub)
+	var canonName, canonSub string
 	if attr != nil {
 		canonName = attr.Name
+	} else {
+		canonName = string(name)
 	}
 	if subAttr != nil {
 		canonSub = subAttr.Name
+	} else if sub != nil {
+		canonSub = string(sub)
 	}
 	if string(name) != canonName || string(sub) != canonSub {
 		p.recased = true
@@ -568,6 +578,7 @@ func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *att
 			path.Sub = canonSub
 		}
 		p.advance()
+		return path, attr, leaf, false
 	}
 	return path, attr, leaf, true
 }

@@ -72,7 +72,7 @@ type goldenHTTP struct {
 	BodyText    string          `json:"bodyText,omitempty"`
 }
 
-func compactBytes(t *testing.T, raw json.RawMessage, text string) []byte {
+func compactBytes(t testing.TB, raw json.RawMessage, text string) []byte {
 	t.Helper()
 	if raw == nil {
 		return []byte(text)
@@ -92,7 +92,7 @@ func bodyFields(b []byte) (json.RawMessage, string) {
 	return nil, string(b)
 }
 
-func (r goldenRequest) request(t *testing.T) Request {
+func (r goldenRequest) request(t testing.TB) Request {
 	h := http.Header{}
 	for k, v := range r.Headers {
 		h.Set(k, v)
@@ -100,12 +100,34 @@ func (r goldenRequest) request(t *testing.T) Request {
 	return Request{Method: r.Method, Path: r.Path, RawQuery: r.Query, Header: h, Body: compactBytes(t, r.Body, r.BodyText)}
 }
 
-func TestGolden(t *testing.T) {
+func goldenPaths(t testing.TB) []string {
+	t.Helper()
 	files, err := filepath.Glob("testdata/golden/*/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files: %v", err)
 	}
-	for _, path := range files {
+	return files
+}
+
+func readGoldenFiles(t testing.TB) []goldenFile {
+	t.Helper()
+	var out []goldenFile
+	for _, path := range goldenPaths(t) {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f goldenFile
+		if err := json.Unmarshal(raw, &f); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func TestGolden(t *testing.T) {
+	for _, path := range goldenPaths(t) {
 		t.Run(strings.TrimSuffix(strings.TrimPrefix(path, "testdata/golden/"), ".json"), func(t *testing.T) {
 			raw, err := os.ReadFile(path)
 			if err != nil {

@@ -51,6 +51,15 @@ func parseJSON(data []byte) (*node, bool) {
 type jsonParser struct {
 	data []byte
 	pos  int
+	slab []node // nodes are carved from here to save one allocation each
+}
+
+func (p *jsonParser) alloc(n node) *node {
+	if len(p.slab) == cap(p.slab) {
+		p.slab = make([]node, 0, 16)
+	}
+	p.slab = append(p.slab, n)
+	return &p.slab[len(p.slab)-1]
 }
 
 func (p *jsonParser) space() {
@@ -79,7 +88,7 @@ func (p *jsonParser) value() (*node, bool) {
 		if !ok {
 			return nil, false
 		}
-		return &node{kind: kindString, raw: raw, str: s}, true
+		return p.alloc(node{kind: kindString, raw: raw, str: s}), true
 	case c == 't':
 		return p.literal("true", kindBool)
 	case c == 'f':
@@ -94,7 +103,7 @@ func (p *jsonParser) value() (*node, bool) {
 		if start == p.pos {
 			return nil, false
 		}
-		return &node{kind: kindNumber, raw: p.data[start:p.pos]}, true
+		return p.alloc(node{kind: kindNumber, raw: p.data[start:p.pos]}), true
 	}
 }
 
@@ -104,7 +113,7 @@ func (p *jsonParser) literal(lit string, k kind) (*node, bool) {
 	}
 	raw := p.data[p.pos : p.pos+len(lit)]
 	p.pos += len(lit)
-	return &node{kind: k, raw: raw, boolean: lit == "true"}, true
+	return p.alloc(node{kind: k, raw: raw, boolean: lit == "true"}), true
 }
 
 func (p *jsonParser) string() (raw []byte, s string, ok bool) {
@@ -121,7 +130,11 @@ func (p *jsonParser) string() (raw []byte, s string, ok bool) {
 			p.pos++
 			raw = p.data[start:p.pos]
 			if !escaped {
-				return raw, string(raw[1 : len(raw)-1]), true
+				inner := raw[1 : len(raw)-1]
+				if s, ok := interned[string(inner)]; ok {
+					return raw, s, true
+				}
+				return raw, string(inner), true
 			}
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return nil, "", false
@@ -135,7 +148,7 @@ func (p *jsonParser) string() (raw []byte, s string, ok bool) {
 
 func (p *jsonParser) array() (*node, bool) {
 	p.pos++
-	n := &node{kind: kindArray}
+	n := p.alloc(node{kind: kindArray})
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
@@ -164,7 +177,7 @@ func (p *jsonParser) array() (*node, bool) {
 
 func (p *jsonParser) object() (*node, bool) {
 	p.pos++
-	n := &node{kind: kindObject}
+	n := p.alloc(node{kind: kindObject})
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
@@ -203,6 +216,30 @@ func (p *jsonParser) object() (*node, bool) {
 		}
 	}
 }
+
+// interned holds the keys and values that fill most SCIM bodies, so that
+// decoding them allocates nothing. It is built once and never modified.
+var interned = func() map[string]string {
+	m := map[string]string{}
+	add := func(s string) { m[s] = s }
+	for _, s := range []string{"op", "path", "value", "add", "remove", "replace", "Add", "Remove", "Replace",
+		"schemas", "Operations", "Resources", "totalResults", "startIndex", "itemsPerPage", "work", "home", "mobile", "other",
+		URNPatchOp, URNListResponse, URNError, "true", "false", "True", "False"} {
+		add(s)
+	}
+	var walk func([]Attribute)
+	walk = func(list []Attribute) {
+		for _, a := range list {
+			add(a.Name)
+			walk(a.Sub)
+		}
+	}
+	for _, s := range Schemas() {
+		add(s.ID)
+		walk(s.Attributes)
+	}
+	return m
+}()
 
 func newString(s string) *node { return &node{kind: kindString, str: s} }
 func newBool(b bool) *node     { return &node{kind: kindBool, boolean: b} }

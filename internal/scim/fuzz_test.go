@@ -1,0 +1,83 @@
+package scim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+)
+
+var fuzzDialects = [...]Dialect{Auto, Entra, Okta, OneLogin, Unknown, Off}
+var fuzzMethods = [...]string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+func FuzzNormalizeRequest(f *testing.F) {
+	for _, file := range readGoldenFiles(f) {
+		for i, c := range file.Cases {
+			req := c.Request.request(f)
+			f.Add(uint8(i), req.Method, req.Path, req.RawQuery, req.Header.Get("Content-Type"), req.Body)
+		}
+	}
+	f.Fuzz(func(t *testing.T, sel uint8, method, path, query, contentType string, body []byte) {
+		d := fuzzDialects[int(sel)%len(fuzzDialects)]
+		h := http.Header{}
+		h.Set("Content-Type", contentType)
+		req := Request{Method: method, Path: path, RawQuery: query, Header: h, Body: body}
+		got, err := NormalizeRequest(d, req)
+		if err != nil {
+			var se *Error
+			if !errors.As(err, &se) || se.Status != http.StatusBadRequest || se.ScimType == "" {
+				t.Fatalf("error %v is not a 400 SCIM error", err)
+			}
+			return
+		}
+		if json.Valid(body) && !json.Valid(got.Body) {
+			t.Fatalf("valid JSON in, invalid out: %q", got.Body)
+		}
+		if d == Off {
+			return
+		}
+		h2 := h.Clone()
+		h2.Set("Content-Type", got.ContentType)
+		again, err := NormalizeRequest(got.Dialect, Request{Method: method, Path: path, RawQuery: got.RawQuery, Header: h2, Body: got.Body})
+		if err != nil || again.RawQuery != got.RawQuery || !bytes.Equal(again.Body, got.Body) || again.ContentType != got.ContentType {
+			t.Fatalf("not idempotent:\n once %q %q\ntwice %q %q %v", got.RawQuery, got.Body, again.RawQuery, again.Body, err)
+		}
+	})
+}
+
+func FuzzNormalizeResponse(f *testing.F) {
+	for _, file := range readGoldenFiles(f) {
+		for i, c := range file.Cases {
+			if r := c.Response; r != nil {
+				req := c.Request.request(f)
+				f.Add(uint8(i), req.Method, req.Path, req.RawQuery, r.Upstream.Status, r.Upstream.ContentType, compactBytes(f, r.Upstream.Body, r.Upstream.BodyText))
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, sel uint8, method, path, query string, status int, contentType string, body []byte) {
+		if status < 100 || status > 599 {
+			return
+		}
+		d := fuzzDialects[int(sel)%len(fuzzDialects)]
+		h := http.Header{}
+		if sel&0x80 != 0 {
+			h.Set("Accept", "application/json")
+		}
+		req := Request{Method: fuzzMethods[int(sel)%len(fuzzMethods)], Path: path, RawQuery: query, Header: h}
+		if method != "" {
+			req.Method = method
+		}
+		got, _ := NormalizeResponse(d, req, Response{Status: status, ContentType: contentType, Body: body})
+		if d == Off {
+			return
+		}
+		if (json.Valid(body) || status >= 400) && len(got.Body) > 0 && !json.Valid(got.Body) {
+			t.Fatalf("invalid JSON out: %q", got.Body)
+		}
+		again, _ := NormalizeResponse(d, req, got)
+		if again.Status != got.Status || again.ContentType != got.ContentType || !bytes.Equal(again.Body, got.Body) {
+			t.Fatalf("not idempotent: %d %q then %d %q", got.Status, got.Body, again.Status, again.Body)
+		}
+	})
+}
