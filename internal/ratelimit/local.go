@@ -10,8 +10,9 @@ import (
 // LocalOptions configure an in-process limiter.
 type LocalOptions struct {
 	// MaxKeys bounds the keys remembered at once (default 100,000, about
-	// 10 MB with short keys). Keys that have fully recovered are forgotten
-	// anyway, as forgetting them changes no answer. When the bound is reached
+	// 12 MB with 40-byte keys; rounded up to a multiple of 64). Keys that
+	// have fully recovered are forgotten anyway, as forgetting them changes
+	// no answer. When the bound is reached
 	// by keys that are all still limited, a new key evicts the one closest to
 	// recovery among a few sampled at random: the least debt is forgiven, and
 	// a client that floods the limiter with fresh keys cannot free the key it
