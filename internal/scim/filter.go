@@ -105,6 +105,16 @@ func ParsePath(s string) (AttrPath, error) {
 	return pp.AttrPath, err
 }
 
+// CanonicalPath returns a PATCH path with the canonicalisation of
+// CanonicalFilter applied to it (see ParsePath).
+func CanonicalPath(s string) (string, error) {
+	pp, err := parsePath(s, "", false)
+	if err != nil {
+		return "", err
+	}
+	return pp.text, nil
+}
+
 // parsedPath is a PATCH path with the schema knowledge the normalizer needs.
 type parsedPath struct {
 	AttrPath
