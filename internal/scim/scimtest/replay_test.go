@@ -1,0 +1,426 @@
+package scimtest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/scimgate/scimgate/internal/scim"
+	"github.com/scimgate/scimgate/internal/scim/scimtest"
+)
+
+// step is one provider request of a replayed sequence.
+type step struct {
+	id                  string // vector ID in ../shared/docs/idp
+	method, path, query string
+	body                string // {name} is replaced by a saved id
+	want                []int  // statuses the provider accepts
+	save                string // save the returned id (or Resources[0].id) under this name
+	check               func(t *testing.T, body map[string]any)
+}
+
+// replayer plays a provider's requests through the normalizer into the
+// strict upstream and back, as the gateway will.
+type replayer struct {
+	t       *testing.T
+	srv     *scimtest.Server
+	dialect scim.Dialect
+	header  http.Header // the provider's own headers
+	vars    map[string]string
+}
+
+func newReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
+	return &replayer{t: t, srv: scimtest.New(scimtest.PerTenant()), dialect: d, header: header, vars: map[string]string{}}
+}
+
+func (r *replayer) expand(s string) string {
+	for k, v := range r.vars {
+		s = strings.ReplaceAll(s, "{"+k+"}", v)
+	}
+	return s
+}
+
+func (r *replayer) run(steps ...step) {
+	r.t.Helper()
+	for _, s := range steps {
+		req := scim.Request{Method: s.method, Path: "/scim/v2" + s.path, RawQuery: r.expand(s.query), Header: r.header.Clone(), Body: []byte(r.expand(s.body))}
+		req.Path = r.expand(req.Path)
+		if s.body != "" && req.Header.Get("Content-Type") == "" && r.header.Get("X-No-Content-Type") == "" {
+			req.Header.Set("Content-Type", "application/scim+json; charset=utf-8")
+		}
+		status, body := r.roundTrip(req)
+		if !slices.Contains(s.want, status) {
+			r.t.Fatalf("%s %s %s: status %d, want %v: %s", s.id, s.method, req.Path, status, s.want, body)
+		}
+		var out map[string]any
+		if len(body) > 0 {
+			if err := json.Unmarshal(body, &out); err != nil {
+				r.t.Fatalf("%s: invalid JSON %q", s.id, body)
+			}
+		}
+		if s.save != "" {
+			id, _ := out["id"].(string)
+			if l, ok := out["Resources"].([]any); ok && len(l) > 0 {
+				id, _ = l[0].(map[string]any)["id"].(string)
+			}
+			if id == "" {
+				r.t.Fatalf("%s: no id to save in %s", s.id, body)
+			}
+			r.vars[s.save] = id
+		}
+		if s.check != nil {
+			s.check(r.t, out)
+		}
+	}
+}
+
+func (r *replayer) roundTrip(req scim.Request) (int, []byte) {
+	got, err := scim.NormalizeRequest(r.dialect, req)
+	if err != nil {
+		var se *scim.Error
+		if !errors.As(err, &se) {
+			r.t.Fatalf("non-SCIM error %v", err)
+		}
+		w := httptest.NewRecorder()
+		scim.WriteError(w, err)
+		return w.Code, w.Body.Bytes()
+	}
+	up := httptest.NewRequest(req.Method, req.Path, bytes.NewReader(got.Body))
+	up.URL.RawQuery = got.RawQuery
+	if got.ContentType != "" {
+		up.Header.Set("Content-Type", got.ContentType)
+	}
+	up.Header.Set("X-Scim-Tenant", "acme") // the gateway's mutators
+	up.Header.Set("X-Scim-Client", "client-1")
+	w := httptest.NewRecorder()
+	r.srv.ServeHTTP(w, up)
+	resp, _ := scim.NormalizeResponse(got.Dialect, req, scim.Response{Status: w.Code, ContentType: w.Header().Get("Content-Type"), Body: w.Body.Bytes()})
+	if len(resp.Body) > 0 {
+		if want := scim.ResponseContentType(got.Dialect, req.Header.Get("Accept")); resp.ContentType != want {
+			r.t.Fatalf("%s %s: Content-Type %q, want %q", req.Method, req.Path, resp.ContentType, want)
+		}
+	}
+	return resp.Status, resp.Body
+}
+
+// final returns the tenant's resources by id.
+func (r *replayer) final(res scim.Resource) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, x := range r.srv.Resources("acme", res) {
+		out[x["id"].(string)] = x
+	}
+	for _, seen := range r.srv.Seen() {
+		if seen.Tenant != "acme" || seen.Client != "client-1" {
+			r.t.Fatalf("upstream saw identity %+v", seen)
+		}
+	}
+	return out
+}
+
+func total(n float64) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		if b["totalResults"] != n {
+			t.Fatalf("totalResults = %v, want %v", b["totalResults"], n)
+		}
+	}
+}
+
+func members(r *replayer, gid string) []string {
+	g := r.final(scim.Groups)[r.vars[gid]]
+	var ids []string
+	for _, m := range g["members"].([]any) {
+		ids = append(ids, m.(map[string]any)["value"].(string))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func sorted(ids ...string) []string { slices.Sort(ids); return ids }
+
+const (
+	pop  = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[`
+	ent  = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	guid = "7d420df3-9995-4831-a406-ecf8166f5f6a"
+)
+
+var (
+	okOrNoContent = []int{200, 204}
+	created       = []int{201}
+	ok            = []int{200}
+)
+
+func entraUser(name, external string) string {
+	return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","` + ent + `"],"externalId":"` + external + `","userName":"` + name + `","active":true,` +
+		`"emails":[{"primary":true,"type":"work","value":"` + name + `@testuser.com"}],"meta":{"resourceType":"User"},` +
+		`"name":{"formatted":"givenName familyName","familyName":"familyName","givenName":"givenName"},"roles":[]}`
+}
+
+// TestReplayEntraDefaultJob plays SC-01 to SC-05 of entra.md with the
+// default (non-flag) job, route dialect entra.
+func TestReplayEntraDefaultJob(t *testing.T) {
+	r := newReplayer(t, scim.Entra, http.Header{})
+	r.run(
+		step{id: "C-01", method: "GET", path: "/Users", query: "filter=userName+eq+%22" + guid + "%22", want: ok, check: total(0)},
+		step{id: "C-03", method: "GET", path: "/Groups", query: "excludedAttributes=members&filter=displayName+eq+%22" + guid + "%22", want: ok, check: total(0)},
+		step{id: "U-02", method: "GET", path: "/Users", query: "filter=userName+eq+%22Test_User_1%22", want: ok, check: total(0)},
+		step{id: "U-01", method: "POST", path: "/Users", body: entraUser("Test_User_1", "0a21f0f2"), want: created, save: "uid"},
+		step{id: "U-26", method: "POST", path: "/Users", body: entraUser("Test_User_1", "0a21f0f2"), want: []int{409}},
+		step{id: "U-03", method: "GET", path: "/Users", query: "filter=userName+eq+%22TEST_USER_1%22", want: ok, check: total(1)},
+		step{id: "U-05", method: "GET", path: "/Users", query: "filter=emails%5Btype+eq+%22work%22%5D.value+eq+%22Test_User_1%40testuser.com%22", want: ok, check: total(1)},
+		step{id: "U-01 manager", method: "POST", path: "/Users", body: entraUser("Manager_1", "m1"), want: created, save: "mid"},
+		step{id: "U-01 second", method: "POST", path: "/Users", body: entraUser("Test_User_2", "u2"), want: created, save: "uid2"},
+		step{id: "U-01 third", method: "POST", path: "/Users", body: entraUser("Test_User_3", "u3"), want: created, save: "uid3"},
+		step{id: "G-03", method: "GET", path: "/Groups", query: "excludedAttributes=members&filter=displayName+eq+%22displayName%22", want: ok, check: total(0)},
+		step{id: "G-01", method: "POST", path: "/Groups", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"externalId":"8aa1a0c0","displayName":"displayName","meta":{"resourceType":"Group"}}`, want: created, save: "gid"},
+		step{id: "G-06", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"Add","path":"members","value":[{"$ref":null,"value":"{uid}"}]}]}`, want: okOrNoContent},
+		step{id: "G-07", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"Add","path":"members","value":[{"$ref":null,"value":"{uid2}"},{"$ref":null,"value":"{uid3}"}]}]}`, want: okOrNoContent},
+		step{id: "G-09", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"Add","path":"members","value":[{"$ref":null,"value":"{uid}"}]}]}`, want: okOrNoContent},
+		step{id: "G-08", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"Remove","path":"members","value":[{"$ref":null,"value":"{uid}"}]}]}`, want: okOrNoContent},
+		step{id: "G-08 again (retry)", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"Remove","path":"members","value":[{"$ref":null,"value":"{uid}"}]}]}`, want: okOrNoContent},
+		step{id: "G-02", method: "GET", path: "/Groups/{gid}", query: "excludedAttributes=members", want: ok, check: func(t *testing.T, b map[string]any) {
+			if _, has := b["members"]; has {
+				t.Fatal("members returned")
+			}
+		}},
+	)
+	if got := members(r, "gid"); !slices.Equal(got, sorted(r.vars["uid2"], r.vars["uid3"])) {
+		t.Fatalf("after G-08 members = %v", got)
+	}
+	r.run(
+		step{id: "U-17", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"displayName","value":"Pvlo"},{"op":"Replace","path":"emails[type eq \"work\"].value","value":"TestBcwqnm@test.microsoft.com"},{"op":"Replace","path":"name.givenName","value":"Gtfd"},{"op":"Replace","path":"name.familyName","value":"Pkqf"},{"op":"Replace","path":"externalId","value":"Eqpj"},{"op":"Replace","path":"` + ent + `:employeeNumber","value":"Eqpj"}]}`, want: okOrNoContent},
+		step{id: "U-29", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"displayName","value":"Pvlo"}]}`, want: okOrNoContent},
+		step{id: "U-18", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"addresses[type eq \"work\"].formatted","value":"18/2111"},{"op":"Add","path":"` + ent + `:department","value":"Retail"}]}`, want: okOrNoContent},
+		step{id: "U-19", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Add","path":"phoneNumbers[type eq \"mobile\"].value","value":"312-320-1707"}]}`, want: okOrNoContent},
+		step{id: "U-20", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Add","path":"manager","value":[{"$ref":"http://x/scim/Users/{mid}","value":"{mid}"}]}]}`, want: okOrNoContent},
+		step{id: "U-07", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
+			if m := b[ent].(map[string]any)["manager"].(map[string]any); m["value"] != r.vars["mid"] {
+				t.Fatalf("manager = %v", m)
+			}
+		}},
+		step{id: "U-23c", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"remove","path":"manager[value eq \"{mid}\"]"}]}`, want: okOrNoContent},
+		step{id: "U-21", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Add","path":"` + ent + `:manager","value":"{mid}"}]}`, want: okOrNoContent},
+		step{id: "U-23b", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"` + ent + `:manager","value":""}]}`, want: okOrNoContent},
+		step{id: "U-11", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"active","value":"False"}]}`, want: okOrNoContent},
+		step{id: "U-02 disabled", method: "GET", path: "/Users", query: "filter=userName+eq+%22Test_User_1%22", want: ok, check: func(t *testing.T, b map[string]any) {
+			if b["Resources"].([]any)[0].(map[string]any)["active"] != false {
+				t.Fatalf("not disabled: %v", b)
+			}
+		}},
+		step{id: "U-13", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Add","path":"active","value":"False"}]}`, want: okOrNoContent},
+		step{id: "U-15", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"active","value":"True"}]}`, want: okOrNoContent},
+		step{id: "U-24", method: "POST", path: "/Users", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0User"],"externalId":"jyoung","userName":"jyoung@testuser.com","active":true,"addresses":null,"displayName":"Joy Young","emails":[{"type":"work","value":"jyoung@Contoso.com","primary":true}],"meta":{"resourceType":"User"},"name":{"familyName":"Young","givenName":"Joy"},"phoneNumbers":null,"preferredLanguage":null,"title":null,"department":null,"manager":null}`, want: created},
+		step{id: "U-25", method: "GET", path: "/Users", query: "filter=externalId+eq+jyoung", want: ok, check: total(1)},
+		step{id: "U-28", method: "DELETE", path: "/Users/{uid3}", want: []int{204}},
+		step{id: "U-28 get", method: "GET", path: "/Users/{uid3}", want: []int{404}},
+		step{id: "U-28 again", method: "DELETE", path: "/Users/{uid3}", want: []int{404}},
+		step{id: "G-05", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"Replace","path":"displayName","value":"renamed"}]}`, want: okOrNoContent},
+	)
+	if got := members(r, "gid"); !slices.Equal(got, []string{r.vars["uid2"]}) {
+		t.Fatalf("after U-28 members = %v", got)
+	}
+	r.run(
+		step{id: "G-10", method: "DELETE", path: "/Groups/{gid}", want: []int{204}},
+		step{id: "G-10 get", method: "GET", path: "/Groups/{gid}", want: []int{404}},
+	)
+	users := r.final(scim.Users)
+	u := users[r.vars["uid"]]
+	if len(users) != 4 || len(r.final(scim.Groups)) != 0 {
+		t.Fatalf("final: %d users, groups %v", len(users), r.final(scim.Groups))
+	}
+	want := map[string]any{"displayName": "Pvlo", "externalId": "Eqpj", "active": true}
+	for k, v := range want {
+		if u[k] != v {
+			t.Errorf("%s = %v, want %v", k, u[k], v)
+		}
+	}
+	e := u[ent].(map[string]any)
+	if e["employeeNumber"] != "Eqpj" || e["department"] != "Retail" || e["manager"] != nil {
+		t.Errorf("enterprise = %v", e)
+	}
+	if n := u["name"].(map[string]any); n["givenName"] != "Gtfd" || n["familyName"] != "Pkqf" {
+		t.Errorf("name = %v", n)
+	}
+	if p := u["phoneNumbers"].([]any)[0].(map[string]any); p["type"] != "mobile" || p["value"] != "312-320-1707" {
+		t.Errorf("phone = %v", p)
+	}
+	if em := u["emails"].([]any); len(em) != 1 || em[0].(map[string]any)["value"] != "TestBcwqnm@test.microsoft.com" {
+		t.Errorf("emails = %v", em)
+	}
+}
+
+// TestReplayEntraFlagJob plays the aadOptscim062020 job and the SCIM
+// Validator's lower-case requests with dialect auto.
+func TestReplayEntraFlagJob(t *testing.T) {
+	r := newReplayer(t, scim.Auto, http.Header{})
+	r.run(
+		step{id: "C-07", method: "GET", path: "/Users", query: "aadOptscim062020&filter=userName+eq+%22" + guid + "%22", want: ok, check: total(0)},
+		step{id: "U-01", method: "POST", path: "/Users", query: "aadOptscim062020", body: entraUser("Flag_User", "f1"), want: created, save: "uid"},
+		step{id: "U-01 second", method: "POST", path: "/Users", body: entraUser("Flag_User_2", "f2"), want: created, save: "uid2"},
+		step{id: "G-01", method: "POST", path: "/Groups", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"displayName":"flag group"}`, want: created, save: "gid"},
+		step{id: "G-06F", method: "PATCH", path: "/Groups/{gid}", query: "aadOptscim062020", body: pop + `{"op":"add","path":"members","value":[{"value":"{uid}"},{"value":"{uid2}"}]}]}`, want: okOrNoContent},
+		step{id: "G-08F", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"remove","path":"members[value eq \"{uid}\"]"}]}`, want: okOrNoContent},
+		step{id: "U-17F", method: "PATCH", path: "/Users/{uid}", query: "aadOptscim062020", body: pop + `{"op":"replace","path":"emails[type eq \"work\"].value","value":"TestMhvaes@test.microsoft.com"},{"op":"replace","value":{"displayName":"Bjfe","name.givenName":"Kkom","name.familyName":"Unua","` + ent + `:employeeNumber":"Aklq"}}]}`, want: okOrNoContent},
+		step{id: "U-11F", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","path":"active","value":false}]}`, want: okOrNoContent},
+		step{id: "V-03", method: "PATCH", path: "/Users/{uid2}", body: pop + `{"op":"add","path":"active","value":true},{"op":"add","path":"displayName","value":"RJEXKNFYZKXS"},{"op":"add","path":"roles[primary eq \"True\"].display","value":"TQBJFQYVJCAG"},{"op":"add","path":"roles[primary eq \"True\"].value","value":"UOYTUVLKIPND"}]}`, want: okOrNoContent},
+		step{id: "V-07", method: "POST", path: "/Users", body: `{"userName":"emp1@example.com","active":"True","roles":[{"primary":"True","display":"M","value":"W","type":"X"}],"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]}`, want: created, check: func(t *testing.T, b map[string]any) {
+			if b["active"] != true || b["roles"].([]any)[0].(map[string]any)["primary"] != true {
+				t.Fatalf("V-07 = %v", b)
+			}
+		}},
+		step{id: "V-06", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"add","path":"members","value":[{"value":"{uid}"}]},{"op":"remove","path":"members[value eq \"{uid}\"]"}]}`, want: okOrNoContent},
+		step{id: "V-09", method: "GET", path: "/Users", query: `filter=userName+eq+"emp1%40example.com"`, want: ok, check: total(1)},
+	)
+	if got := members(r, "gid"); !slices.Equal(got, []string{r.vars["uid2"]}) {
+		t.Fatalf("members = %v", got)
+	}
+	users := r.final(scim.Users)
+	u := users[r.vars["uid"]]
+	if u["displayName"] != "Bjfe" || u["active"] != false || u["name.givenName"] != nil || u["name"].(map[string]any)["givenName"] != "Kkom" || u[ent].(map[string]any)["employeeNumber"] != "Aklq" {
+		t.Errorf("U-17F/U-11F result %v", u)
+	}
+	roles := users[r.vars["uid2"]]["roles"].([]any)
+	if len(roles) != 1 || roles[0].(map[string]any)["value"] != "UOYTUVLKIPND" || roles[0].(map[string]any)["display"] != "TQBJFQYVJCAG" {
+		t.Errorf("V-03 roles %v", roles)
+	}
+}
+
+// TestReplayOkta plays okta.md §7.3–§7.5: assignment, profile PUT,
+// (de)activation, password, and group push; Okta never deletes users.
+func TestReplayOkta(t *testing.T) {
+	r := newReplayer(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}})
+	u2 := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"test.user@okta.local","name":{"givenName":"Test","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work"}],"displayName":"Test User","locale":"en-US","externalId":"00ujl29u0le5T6Aj10h7","groups":[],"password":"1mz050nq","active":true}`
+	noPassword := func(t *testing.T, b map[string]any) {
+		if _, has := b["password"]; has {
+			t.Fatal("password returned")
+		}
+	}
+	r.run(
+		step{id: "A1", method: "GET", path: "/Users", query: "startIndex=1&count=2", want: ok, check: total(0)},
+		step{id: "U1", method: "GET", path: "/Users", query: "filter=userName%20eq%20%22test.user%40okta.local%22&startIndex=1&count=100", want: ok, check: total(0)},
+		step{id: "U2", method: "POST", path: "/Users", body: u2, want: created, save: "uid", check: noPassword},
+		step{id: "U3", method: "POST", path: "/Users", body: u2, want: []int{409}},
+		step{id: "U4", method: "GET", path: "/Users", query: `filter=userName eq "TEST.USER@OKTA.LOCAL"`, want: ok, check: total(1)},
+		step{id: "U5", method: "GET", path: "/Users", query: "filter=TEST.USER@OKTA.LOCAL", want: []int{400}},
+		step{id: "U7", method: "PUT", path: "/Users/{uid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"{uid}","userName":"test.user@okta.local","name":{"givenName":"Another","middleName":"Excited","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work","display":"test.user@okta.local"}],"active":true,"groups":[],"meta":{"resourceType":"User"}}`, want: ok},
+		step{id: "U8", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"active":false}}]}`, want: okOrNoContent},
+		step{id: "U9", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
+			if b["active"] != false || b["name"].(map[string]any)["middleName"] != "Excited" {
+				t.Fatalf("U9 %v", b)
+			}
+		}},
+		step{id: "U10", method: "GET", path: "/Users", query: `filter=userName eq "test.user@okta.local"`, want: ok, check: total(1)},
+		step{id: "U11", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"active":true}}]}`, want: okOrNoContent},
+		step{id: "U14", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"active","value":"False"}]}`, want: okOrNoContent},
+		step{id: "U16", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"name.givenName":"A","displayName":"A U","active":true}}]}`, want: okOrNoContent},
+		step{id: "U17", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"password":"N3w-Pass!"}}]}`, want: okOrNoContent, check: noPassword},
+		step{id: "U2 second", method: "POST", path: "/Users", body: strings.ReplaceAll(u2, "test.user@", "second@"), want: created, save: "uid2"},
+		step{id: "G1", method: "POST", path: "/Groups", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Test SCIMv2","members":[]}`, want: created, save: "gid"},
+		step{id: "G2", method: "GET", path: "/Groups", query: `filter=displayName eq "Test SCIMv2"`, want: ok, check: total(1)},
+		step{id: "G3", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"replace","value":{"id":"{gid}","displayName":"Test SCIMv2"}}]}`, want: okOrNoContent},
+		step{id: "G4", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"add","path":"members","value":[{"value":"{uid}","display":"test.user@okta.local"}]}]}`, want: okOrNoContent},
+		step{id: "G5", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"remove","path":"members[value eq \"{uid}\"]"},{"op":"add","path":"members","value":[{"value":"{uid2}","display":"u2"}]}]}`, want: okOrNoContent},
+	)
+	if got := members(r, "gid"); !slices.Equal(got, []string{r.vars["uid2"]}) {
+		t.Fatalf("after G5 members = %v", got)
+	}
+	r.run(
+		step{id: "G6", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"replace","path":"members","value":[{"value":"{uid}","display":"x"},{"value":"{uid2}","display":"y"}]}]}`, want: okOrNoContent},
+	)
+	if got := members(r, "gid"); !slices.Equal(got, sorted(r.vars["uid"], r.vars["uid2"])) {
+		t.Fatalf("after G6 members = %v", got)
+	}
+	r.run(
+		step{id: "G7", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"replace","path":"members","value":[]}]}`, want: okOrNoContent},
+		step{id: "G9", method: "GET", path: "/Groups/{gid}", query: "excludedAttributes=members", want: ok},
+		step{id: "G8", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"add","path":"members","value":[{"value":"does-not-exist"}]}]}`, want: []int{400}},
+	)
+	if g := r.final(scim.Groups)[r.vars["gid"]]; g["members"] != nil {
+		t.Fatalf("after G7 members = %v", g["members"])
+	}
+	r.run(
+		step{id: "G10", method: "PUT", path: "/Groups/{gid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"{gid}","displayName":"Renamed","members":[{"value":"{uid}"}]}`, want: ok},
+		step{id: "G11", method: "DELETE", path: "/Groups/{gid}", want: []int{204}},
+		step{id: "G11 get", method: "GET", path: "/Groups/{gid}", want: []int{404}},
+	)
+	u := r.final(scim.Users)[r.vars["uid"]]
+	if u["active"] != true || u["displayName"] != "A U" || u["name"].(map[string]any)["givenName"] != "A" || u["password"] != "N3w-Pass!" || len(r.final(scim.Groups)) != 0 {
+		t.Fatalf("final user %v", u)
+	}
+}
+
+// TestReplayOneLogin plays onelogin.md §6 with route dialect onelogin.
+func TestReplayOneLogin(t *testing.T) {
+	r := newReplayer(t, scim.OneLogin, http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}})
+	tpl := func(active string) string {
+		return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","` + ent + `"],"userName":"peter.meier@example.com","name":{"familyName":"Meier","givenName":"Peter"},"displayName":"Peter M. Meier","title":"","userType":"","active":` + active + `,"emails":[{"value":"pm@example.com","type":"work","primary":true}],"addresses":[{"locality":"Zurich","region":"","country":"CH"}],"` + ent + `":{"organization":"","department":"Sales","manager":{"value":"","displayName":" "}}}`
+	}
+	leave := func(v string) string {
+		return pop + `{"value":[{"value":"{` + v + `}"}],"op":"remove","path":"members"}]}`
+	}
+	r.run(
+		step{id: "L1", method: "GET", path: "/Users", query: "filter=userName+eq+%22never-existing-user%22&", want: ok, check: total(0)},
+		step{id: "L2", method: "GET", path: "/Groups", query: "count=100&startIndex=1", want: ok, check: total(0)},
+		step{id: "L3", method: "GET", path: "/Users", query: "filter=userName+eq+%22peter.meier%40example.com%22&", want: ok, check: total(0)},
+		step{id: "L3 create", method: "POST", path: "/Users", body: `{"userName":"peter.meier@example.com","name":{"givenName":"Peter","familyName":"Meier"},"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"emails":[{"primary":true,"type":"work","value":"pm@example.com"}],"active":true}`, want: []int{200, 201}, save: "uid"},
+		step{id: "L4", method: "POST", path: "/Users", body: `{"schemas":["urn:scim:schemas:core:2.0","urn:scim:schemas:extension:enterprise:2.0"],"userName":"onelogin-test-user01","name":{"familyName":" User 01","givenName":"AAA Test"}}`, want: []int{200, 201}, save: "uid4", check: func(t *testing.T, b map[string]any) {
+			if s := b["schemas"].([]any); s[0] != scim.URNUser {
+				t.Fatalf("schemas %v", s)
+			}
+		}},
+		step{id: "L5", method: "POST", path: "/Users", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x@y","active":"true","id":null,"title":"","meta":{"resourceType":"User"}}`, want: []int{200, 201}, check: func(t *testing.T, b map[string]any) {
+			if b["active"] != true || b["title"] != nil || b["id"] == nil {
+				t.Fatalf("L5 %v", b)
+			}
+		}},
+		step{id: "L6", method: "POST", path: "/Users", body: `{"schemas":["urn:scim:schemas:core:1.0"],"userName":"jane@example.com","name":{"givenName":"Jane","familyName":"Doe","formatted":"Jane Doe"}}`, want: []int{200, 201}},
+		step{id: "L7", method: "POST", path: "/Groups", body: `{"displayName":"Group C","schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"]}`, want: []int{200, 201}, save: "gid"},
+		step{id: "L8", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"value":[{"value":"{uid}"}],"op":"add","path":"members"}]}`, want: okOrNoContent},
+		step{id: "L8 second", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"value":[{"value":"{uid4}"}],"op":"add","path":"members"}]}`, want: okOrNoContent},
+		step{id: "L9", method: "PUT", path: "/Users/{uid}", body: tpl("true"), want: ok},
+		step{id: "L10", method: "PATCH", path: "/Groups/{gid}", body: leave("uid"), want: okOrNoContent},
+	)
+	if got := members(r, "gid"); !slices.Equal(got, []string{r.vars["uid4"]}) {
+		t.Fatalf("after L10 members = %v", got)
+	}
+	r.run(
+		step{id: "L10 suspend", method: "PUT", path: "/Users/{uid}", body: tpl("false"), want: ok},
+		step{id: "L11", method: "PATCH", path: "/Groups/{gid}", body: leave("uid4"), want: okOrNoContent},
+		step{id: "L11 delete", method: "DELETE", path: "/Users/{uid4}", want: []int{204}},
+		step{id: "L11 get", method: "GET", path: "/Users/{uid4}", want: []int{404}},
+		step{id: "L15", method: "PATCH", path: "/Groups/{gid}", body: leave("uid"), want: okOrNoContent},
+		step{id: "L12", method: "GET", path: "/Users", query: "count=100&startIndex=1", want: ok, check: total(3)},
+	)
+	g := r.final(scim.Groups)[r.vars["gid"]]
+	if g == nil || g["members"] != nil {
+		t.Fatalf("L15: group %v", g)
+	}
+	u := r.final(scim.Users)[r.vars["uid"]]
+	if u["active"] != false || u["displayName"] != "Peter M. Meier" || u["title"] != nil || u[ent].(map[string]any)["department"] != "Sales" || u[ent].(map[string]any)["manager"] != nil {
+		t.Fatalf("final user %v", u)
+	}
+}
+
+// TestStrictUpstreamRejectsRawProviderRequests proves the strict upstream
+// would fail these sequences without the normalizer.
+func TestStrictUpstreamRejectsRawProviderRequests(t *testing.T) {
+	s := scimtest.New()
+	_, u := call(t, s, "POST", "/Users", user("raw"))
+	for _, body := range []string{
+		pop + `{"op":"Replace","path":"active","value":"False"}]}`,
+		pop + `{"op":"replace","value":{"active":false}}]}`,
+	} {
+		r := httptest.NewRequest("PATCH", "/Users/"+u["id"].(string), strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/scim+json; charset=utf-8")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != 400 {
+			t.Errorf("raw %s: %d", body, w.Code)
+		}
+	}
+}
