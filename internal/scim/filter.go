@@ -599,10 +599,8 @@ func attrOrPlaceholder(d *attrDef) *attrDef {
 	if d != nil {
 		return d
 	}
-	return &unknownAttr
+	return &attrDef{}
 }
-
-var unknownAttr attrDef
 
 func (p *filterParser) noteURN(class urnClass) {
 	if class == urnLegacy {
