@@ -1,0 +1,373 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/scimgate/scimgate/internal/scim"
+)
+
+// Upstream connection pool and limits (gateway.md §7).
+const (
+	dialTimeout         = 5 * time.Second
+	tlsHandshakeTimeout = 5 * time.Second
+	idleConnTimeout     = 90 * time.Second
+	maxIdleConnsPerHost = 256
+	maxIdleConns        = 1024
+	maxResponseHeader   = 64 << 10
+	// maxBufferedBody bounds the upstream answers held in memory to be
+	// normalized and have their URLs rewritten; larger ones stream through
+	// unchanged.
+	maxBufferedBody = 16 << 20
+	// copyBufferSize is the size of the buffers the proxy copies response
+	// bodies through; freeCopyBuffers of them are kept for reuse.
+	copyBufferSize  = 32 << 10
+	freeCopyBuffers = 256
+	// maxPooledBody is the largest body buffer returned to the pool.
+	maxPooledBody = 256 << 10
+)
+
+// exchange is one request on its way to the upstream. It is the request
+// context itself (the client's, with the route's deadline), so that the
+// proxy's Rewrite, ModifyResponse and ErrorHandler find it without another
+// allocation.
+type exchange struct {
+	context.Context
+	client context.Context // done when the client goes away
+
+	route        *route
+	principal    *principal
+	target       target
+	tenantInPath string
+	requestID    string
+	upstreamPath string
+	rawQuery     string
+	contentType  string // the normalized Content-Type, or "" to keep the client's
+	dialect      scim.Dialect
+	normalize    bool
+	in           scim.Request // the client's request, for the response normalizer
+	event        string       // audit event of a write, or ""
+}
+
+type exchangeKey struct{}
+
+func (e *exchange) Value(key any) any {
+	if key == (exchangeKey{}) {
+		return e
+	}
+	return e.Context.Value(key)
+}
+
+func exchangeOf(ctx context.Context) *exchange {
+	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return ex
+}
+
+// proxy is the reverse proxy every route shares: one upstream connection
+// pool, buffer pools, and the gateway's rewrite and error handling.
+type proxy struct {
+	*httputil.ReverseProxy
+	g         *Gateway
+	transport *http.Transport
+	bodies    sync.Pool // *bytes.Buffer holding upstream answers
+}
+
+func newProxy(g *Gateway) *proxy {
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	p := &proxy{
+		g: g,
+		transport: &http.Transport{
+			// Upstreams are internal services: environment proxy settings
+			// meant for outbound traffic must not reroute them.
+			Proxy:                  nil,
+			DialContext:            dialer.DialContext,
+			TLSHandshakeTimeout:    tlsHandshakeTimeout,
+			MaxIdleConns:           maxIdleConns,
+			MaxIdleConnsPerHost:    maxIdleConnsPerHost,
+			IdleConnTimeout:        idleConnTimeout,
+			ExpectContinueTimeout:  time.Second,
+			MaxResponseHeaderBytes: maxResponseHeader,
+			// Identity encoding upstream, so answers can be normalized.
+			DisableCompression: true,
+			ForceAttemptHTTP2:  true,
+		},
+	}
+	p.bodies.New = func() any { return new(bytes.Buffer) }
+	p.ReverseProxy = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      p.transport,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.fail,
+		BufferPool:     make(copyBuffers, freeCopyBuffers),
+		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	return p
+}
+
+// rewrite addresses the outbound request to the upstream and sets its
+// headers. It runs after the proxy removed hop-by-hop headers, so a client
+// cannot name the identity headers in Connection to have them dropped.
+func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
+	ex := exchangeOf(pr.In.Context())
+	rt, out := ex.route, pr.Out
+	out.URL.Scheme = rt.upstream.Scheme
+	out.URL.Host = rt.upstream.Host
+	out.URL.Path = ex.upstreamPath
+	out.URL.RawPath = ""
+	// The query exactly as the normalizer produced it, not as the proxy
+	// re-encoded it: SCIM filters keep their quotes, "+" and %22.
+	out.URL.RawQuery = ex.rawQuery
+	out.Host = ""
+
+	h := out.Header
+	rules := &p.g.headers
+	rules.strip(h, rt.forwardAuthorization)
+	h[rules.tenant] = ex.principal.tenantHeader
+	h[rules.client] = ex.principal.credentialHeader
+	h[headerAuthMethod] = ex.principal.method.header
+	h[headerRequestID] = []string{ex.requestID}
+	h[headerIdPProfile] = profileHeader(ex.dialect)
+	for _, fh := range rt.headers {
+		h[fh.name] = fh.value
+	}
+	if ex.contentType != "" {
+		h["Content-Type"] = []string{ex.contentType}
+	}
+}
+
+// Values of X-Idp-Profile; read-only.
+var (
+	profileEntra    = []string{"entra"}
+	profileOkta     = []string{"okta"}
+	profileOneLogin = []string{"onelogin"}
+	profileUnknown  = []string{"unknown"}
+)
+
+func profileHeader(d scim.Dialect) []string {
+	switch d {
+	case scim.Entra:
+		return profileEntra
+	case scim.Okta:
+		return profileOkta
+	case scim.OneLogin:
+		return profileOneLogin
+	}
+	return profileUnknown
+}
+
+// modifyResponse normalizes the upstream's answer for the provider and
+// points upstream URLs at the public one.
+func (p *proxy) modifyResponse(resp *http.Response) error {
+	ex := exchangeOf(resp.Request.Context())
+	rt := ex.route
+	h := resp.Header
+	// The client sees the request id of the gateway (requestid.Middleware).
+	delete(h, headerRequestID)
+	public := ""
+	if loc := h["Location"]; len(loc) == 1 {
+		public = rt.publicBase(ex.tenantInPath)
+		if s, ok := rewriteURL(loc[0], rt.upstreamBase, public); ok {
+			h["Location"] = []string{s}
+		}
+	}
+	if ex.in.Method == http.MethodHead || resp.Body == nil || resp.Body == http.NoBody ||
+		h.Get("Content-Encoding") != "" && h.Get("Content-Encoding") != "identity" {
+		p.g.recordWrite(ex, resp.StatusCode, h, nil)
+		return nil
+	}
+
+	buf := p.bodies.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBufferedBody+1)); err != nil {
+		p.release(buf)
+		return fmt.Errorf("read upstream response: %w", err)
+	}
+	if buf.Len() > maxBufferedBody {
+		p.g.log.WarnContext(ex, "gateway: upstream answer too large to normalize; passed through", "route", rt.prefix)
+		resp.Body = &streamedBody{Reader: io.MultiReader(bytes.NewReader(buf.Bytes()), resp.Body), upstream: resp.Body}
+		p.g.recordWrite(ex, resp.StatusCode, h, nil)
+		return nil
+	}
+	_ = resp.Body.Close()
+
+	body, status, ctype := buf.Bytes(), resp.StatusCode, h.Get("Content-Type")
+	read := len(body)
+	if ex.normalize {
+		out, _ := scim.NormalizeResponse(ex.dialect, ex.in, scim.Response{Status: status, ContentType: ctype, Body: body})
+		if out.ContentType != ctype && out.ContentType != "" {
+			h["Content-Type"] = []string{out.ContentType}
+		}
+		if out.Status != status {
+			resp.StatusCode, resp.Status = out.Status, strconv.Itoa(out.Status)+" "+http.StatusText(out.Status)
+		}
+		body, status = out.Body, out.Status
+	}
+	if public == "" {
+		public = rt.publicBase(ex.tenantInPath)
+	}
+	body = rewriteBodyURLs(body, rt, public)
+	p.g.recordWrite(ex, status, h, body)
+
+	if len(body) == 0 {
+		delete(h, "Content-Length")
+		if status == http.StatusNoContent {
+			delete(h, "Content-Type")
+		}
+		resp.Body, resp.ContentLength = http.NoBody, 0
+		p.release(buf)
+		return nil
+	}
+	if len(body) != read || resp.ContentLength != int64(read) {
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
+	resp.ContentLength = int64(len(body))
+	resp.Body = &bufferedBody{Reader: bytes.NewReader(body), buf: buf, p: p}
+	return nil
+}
+
+func (p *proxy) release(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBody {
+		p.bodies.Put(buf)
+	}
+}
+
+// bufferedBody is an upstream answer held in a pooled buffer until the
+// proxy has copied it to the client.
+type bufferedBody struct {
+	*bytes.Reader
+	buf *bytes.Buffer
+	p   *proxy
+}
+
+func (b *bufferedBody) Close() error {
+	if b.buf != nil {
+		b.p.release(b.buf)
+		b.buf = nil
+	}
+	return nil
+}
+
+// streamedBody is an answer too large to buffer: the part read so far, then
+// the rest from the upstream.
+type streamedBody struct {
+	io.Reader
+	upstream io.Closer
+}
+
+func (s *streamedBody) Close() error { return s.upstream.Close() }
+
+// rewriteURL replaces the upstream base at the start of s by public; it
+// only matches whole path segments (http://u:90 is not a base of
+// http://u:9000).
+func rewriteURL(s, base, public string) (string, bool) {
+	if len(s) < len(base) || s[:len(base)] != base || len(s) > len(base) && !isURLBoundary(s[len(base)]) {
+		return s, false
+	}
+	return public + s[len(base):], true
+}
+
+func isURLBoundary(c byte) bool {
+	return c == '/' || c == '?' || c == '#' || c == '"' || c == '\\'
+}
+
+// rewriteBodyURLs points meta.location, $ref and any other upstream URL in
+// a JSON body at the public base, in plain and in \/-escaped form. Bodies
+// without the upstream base (the usual case: upstreams that know their
+// public URL, or answer relative URLs) are returned as they are after one
+// scan.
+func rewriteBodyURLs(body []byte, rt *route, public string) []byte {
+	if bytes.Contains(body, rt.upstreamBaseBytes) {
+		body = replaceURLPrefix(body, rt.upstreamBaseBytes, public)
+	}
+	if bytes.Contains(body, rt.upstreamBaseEscapedBytes) {
+		body = replaceURLPrefix(body, rt.upstreamBaseEscapedBytes, escapeSlashes(public))
+	}
+	return body
+}
+
+func replaceURLPrefix(body, from []byte, to string) []byte {
+	var out []byte
+	last := 0
+	for i := 0; i < len(body); {
+		j := bytes.Index(body[i:], from)
+		if j < 0 {
+			break
+		}
+		start, end := i+j, i+j+len(from)
+		if end == len(body) || isURLBoundary(body[end]) {
+			out = append(out, body[last:start]...)
+			out = append(out, to...)
+			last = end
+		}
+		i = end
+	}
+	if out == nil {
+		return body
+	}
+	return append(out, body[last:]...)
+}
+
+func escapeSlashes(s string) string {
+	return string(bytes.ReplaceAll([]byte(s), []byte("/"), []byte(`\/`)))
+}
+
+// fail answers a request the upstream did not: 504 when the route's
+// timeout passed, 502 when the upstream could not be reached or broke off,
+// and nothing when the client itself went away (its request was cancelled
+// upstream with it).
+func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
+	ex := exchangeOf(r.Context())
+	if ex == nil {
+		writeError(w, &scim.Error{Status: http.StatusBadGateway, Detail: "the upstream service is unavailable"})
+		return
+	}
+	var status int
+	var e *scim.Error
+	var ne net.Error
+	switch {
+	case ex.client.Err() != nil:
+		p.g.log.DebugContext(ex, "gateway: client went away", "route", ex.route.prefix, "err", err)
+		p.g.recordWrite(ex, 499, nil, nil) // nginx's "client closed request"
+		return
+	case ex.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		status = http.StatusGatewayTimeout
+		e = &scim.Error{Status: status, Detail: "the upstream service did not answer within " + ex.route.timeout.String()}
+	default:
+		status = http.StatusBadGateway
+		e = &scim.Error{Status: status, Detail: "the upstream service is unavailable"}
+	}
+	p.g.log.WarnContext(ex, "gateway: upstream failed", "route", ex.route.prefix, "status", status, "err", err)
+	p.g.recordWrite(ex, status, nil, nil)
+	writeError(w, e)
+}
+
+// copyBuffers is the proxy's httputil.BufferPool: a free list of copy
+// buffers (a channel, so that Put does not allocate as sync.Pool would
+// for a slice).
+type copyBuffers chan []byte
+
+func (c copyBuffers) Get() []byte {
+	select {
+	case b := <-c:
+		return b
+	default:
+		return make([]byte, copyBufferSize)
+	}
+}
+
+func (c copyBuffers) Put(b []byte) {
+	select {
+	case c <- b:
+	default:
+	}
+}
