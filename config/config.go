@@ -207,6 +207,9 @@ type Gateway struct {
 	TokenCacheSize int `yaml:"token_cache_size"`
 	// Routes map path prefixes to upstream SCIM services. With no routes,
 	// every SCIM request is answered 404. Not settable from the environment.
+	// The built-in default is one demo route, /scim/v2 → builtin:memory, so
+	// that `scimgate serve` without a file can be tried end to end; routes
+	// in a file replace it.
 	Routes []Route `yaml:"routes"`
 }
 
@@ -259,7 +262,9 @@ type Route struct {
 	// and then the tenant comes from the path. It is removed before the
 	// request is forwarded: /t/acme/scim/v2/Users → <upstream>/Users.
 	Prefix string `yaml:"prefix"`
-	// Upstream is the absolute http(s) URL of the upstream SCIM base.
+	// Upstream is the absolute http(s) URL of the upstream SCIM base, or
+	// builtin:memory for scimgate's own in-memory SCIM service: a demo and
+	// test upstream whose data is lost when scimgate stops.
 	Upstream string `yaml:"upstream"`
 	// Audience is the "aud" an access token must carry for this route.
 	// Default: issuer + prefix, with {tenant} kept literally.
@@ -409,6 +414,7 @@ func Default() *Config {
 			TenantHeader:   "X-Scim-Tenant",
 			ClientHeader:   "X-Scim-Client",
 			TokenCacheSize: 10000,
+			Routes:         []Route{demoRoute()},
 		},
 		RateLimit: RateLimit{
 			Gateway: GatewayLimits{TenantRate: 50, TenantBurst: 100, CredentialRate: 50, CredentialBurst: 100},
@@ -418,6 +424,16 @@ func Default() *Config {
 		Audit:   Audit{Sink: AuditStdout},
 		Metrics: Metrics{Enabled: true},
 	}
+}
+
+// UpstreamMemory names the built-in in-memory SCIM service as an upstream.
+const UpstreamMemory = "builtin:memory"
+
+// demoRoute is the route of a configuration without a file.
+func demoRoute() Route {
+	r := DefaultRoute()
+	r.Prefix, r.Upstream = "/scim/v2", UpstreamMemory
+	return r
 }
 
 // DefaultRoute returns the values a route starts from before the file's

@@ -59,7 +59,7 @@ func TestEnvOverrides(t *testing.T) {
 		},
 		"variables read elsewhere and foreign ones are ignored": {
 			[]string{config.EnvMasterKey + "=k", config.EnvConfig + "=/etc/scimgate.yaml", "HOME=/root", "scimgate_log_format=xml", "NOEQUALS"},
-			func(c *config.Config) bool { return reflect.DeepEqual(c, config.Default()) },
+			func(c *config.Config) bool { return reflect.DeepEqual(c, loadedDefault()) },
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -46,6 +46,15 @@ func mustLoad(t *testing.T, content string, env ...string) *config.Config {
 	return cfg
 }
 
+// loadedDefault is Default() as Load returns it: route audiences filled in.
+func loadedDefault() *config.Config {
+	c := config.Default()
+	for i := range c.Gateway.Routes {
+		c.Gateway.Routes[i].Audience = c.Issuer + c.Gateway.Routes[i].Prefix
+	}
+	return c
+}
+
 func TestDefaultsAreValid(t *testing.T) {
 	if err := config.Default().Validate(); err != nil {
 		t.Fatalf("Default().Validate():\n%v", err)
@@ -54,17 +63,31 @@ func TestDefaultsAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load without a file:\n%v", err)
 	}
-	if !reflect.DeepEqual(cfg, config.Default()) {
+	if !reflect.DeepEqual(cfg, loadedDefault()) {
 		t.Errorf("Load without a file = %+v, want Default()", cfg)
 	}
-	if len(cfg.Gateway.Routes) != 0 || cfg.Store.Backend != config.BackendEmbedded || cfg.Store.Embedded.Path != "./scimgate-data" {
-		t.Errorf("defaults: routes %d, backend %s, path %s", len(cfg.Gateway.Routes), cfg.Store.Backend, cfg.Store.Embedded.Path)
+	if cfg.Store.Backend != config.BackendEmbedded || cfg.Store.Embedded.Path != "./scimgate-data" {
+		t.Errorf("defaults: backend %s, path %s", cfg.Store.Backend, cfg.Store.Embedded.Path)
+	}
+	// Without a file, one demo route reaches the built-in in-memory upstream.
+	if r := cfg.Gateway.Routes; len(r) != 1 || r[0].Prefix != "/scim/v2" || r[0].Upstream != config.UpstreamMemory {
+		t.Errorf("default routes = %+v", r)
+	}
+}
+
+func TestRoutesInAFileReplaceTheDemoRoute(t *testing.T) {
+	cfg := mustLoad(t, "gateway:\n  routes:\n    - prefix: /advisors/scim\n      upstream: http://127.0.0.1:9000/scim/v2\n")
+	if r := cfg.Gateway.Routes; len(r) != 1 || r[0].Prefix != "/advisors/scim" {
+		t.Fatalf("routes = %+v", r)
+	}
+	if cfg := mustLoad(t, "gateway:\n  routes: []\n"); len(cfg.Gateway.Routes) != 0 {
+		t.Fatalf("an empty list must remove the demo route: %+v", cfg.Gateway.Routes)
 	}
 }
 
 func TestEmptyFileGivesDefaults(t *testing.T) {
 	for _, content := range []string{"", "# only a comment\n", "---\n", "listen:\n", "listen: ~\n"} {
-		if cfg := mustLoad(t, content); !reflect.DeepEqual(cfg, config.Default()) {
+		if cfg := mustLoad(t, content); !reflect.DeepEqual(cfg, loadedDefault()) {
 			t.Errorf("%q: got %+v, want Default()", content, cfg)
 		}
 	}
@@ -93,7 +116,9 @@ func TestExampleIsValid(t *testing.T) {
 	}
 	// Apart from its routes, the example spells out the defaults.
 	cfg.Gateway.Routes = nil
-	if !reflect.DeepEqual(cfg, config.Default()) {
+	want := config.Default()
+	want.Gateway.Routes = nil
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("example without routes = %+v\nwant Default() = %+v", cfg, config.Default())
 	}
 }
@@ -123,7 +148,7 @@ func TestDefaultRoundTripsThroughYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg := mustLoad(t, string(out)); !reflect.DeepEqual(cfg, config.Default()) {
+	if cfg := mustLoad(t, string(out)); !reflect.DeepEqual(cfg, loadedDefault()) {
 		t.Errorf("marshalled defaults load as %+v", cfg)
 	}
 }

@@ -379,6 +379,9 @@ func isUnreserved(c rune) bool {
 
 // upstreamProblem says what is wrong with an upstream URL, or "".
 func upstreamProblem(s string) string {
+	if s == UpstreamMemory {
+		return ""
+	}
 	u, err := url.Parse(s)
 	switch {
 	case s == "":
