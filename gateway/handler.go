@@ -28,12 +28,12 @@ const realm = "scimgate"
 const emptyGroups = `{"schemas":["` + scim.URNListResponse + `"],"totalResults":0,"Resources":[],"startIndex":1,"itemsPerPage":0}`
 
 var (
-	errUnavailable  = &scim.Error{Status: http.StatusServiceUnavailable, Detail: "the credential could not be checked; retry shortly"}
-	errNoGroups     = &scim.Error{Status: http.StatusNotImplemented, Detail: "this service keeps no groups"}
-	errNoSuchGroup  = &scim.Error{Status: http.StatusNotFound, Detail: "group not found"}
-	errReadBody     = &scim.Error{Status: http.StatusBadRequest, ScimType: scim.InvalidSyntax, Detail: "the request body could not be read"}
-	errReadScope    = &scim.Error{Status: http.StatusForbidden, Detail: "insufficient scope: scim.read or scim.full is required"}
-	errWriteScope   = &scim.Error{Status: http.StatusForbidden, Detail: "insufficient scope: scim.write or scim.full is required"}
+	errUnavailable = &scim.Error{Status: http.StatusServiceUnavailable, Detail: "the credential could not be checked; retry shortly"}
+	errNoGroups    = &scim.Error{Status: http.StatusNotImplemented, Detail: "this service keeps no groups"}
+	errNoSuchGroup = &scim.Error{Status: http.StatusNotFound, Detail: "group not found"}
+	errReadBody    = &scim.Error{Status: http.StatusBadRequest, ScimType: scim.InvalidSyntax, Detail: "the request body could not be read"}
+	errReadScope   = &scim.Error{Status: http.StatusForbidden, Detail: "insufficient scope: scim.read or scim.full is required"}
+	errWriteScope  = &scim.Error{Status: http.StatusForbidden, Detail: "insufficient scope: scim.write or scim.full is required"}
 )
 
 // Challenges of a 403 (RFC 6750 §3.1).

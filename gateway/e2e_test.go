@@ -1,0 +1,502 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/scimgate/scimgate/config"
+	"github.com/scimgate/scimgate/internal/accesstoken"
+	"github.com/scimgate/scimgate/internal/secret"
+	"github.com/scimgate/scimgate/internal/store/storetest"
+	"github.com/scimgate/scimgate/keys"
+)
+
+const (
+	probeGUID   = "7d420df3-9995-4831-a406-ecf8166f5f6a"
+	entraProbe  = "/Users?filter=userName+eq+%22" + probeGUID + "%22"
+	emptyGroups = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[],"startIndex":1,"itemsPerPage":0}`
+)
+
+type scimError struct {
+	Schemas  []string `json:"schemas"`
+	Status   string   `json:"status"`
+	ScimType string   `json:"scimType"`
+	Detail   string   `json:"detail"`
+}
+
+// wantError checks a SCIM error answer: status, string status in the body,
+// the Error URN and a detail.
+func wantError(t *testing.T, r response, status int) scimError {
+	t.Helper()
+	var e scimError
+	if err := json.Unmarshal([]byte(r.body), &e); err != nil || r.status != status {
+		t.Fatalf("status %d body %s, want SCIM error %d", r.status, r.body, status)
+	}
+	if len(e.Schemas) != 1 || e.Schemas[0] != "urn:ietf:params:scim:api:messages:2.0:Error" || e.Status != itoa(status) || e.Detail == "" {
+		t.Fatalf("not a SCIM error: %s", r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/scim+json") {
+		t.Fatalf("error Content-Type %q", ct)
+	}
+	return e
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestEntraCycleWithTokenFromTokenEndpoint(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	tok := s.token(s.acme)
+
+	// Test Connection: the user probe, on the wire as Entra sends it.
+	r := s.do(http.MethodGet, shared+entraProbe, bearer(tok), "")
+	if r.status != 200 || !strings.Contains(r.body, `"totalResults":0`) {
+		t.Fatalf("probe: %d %s", r.status, r.body)
+	}
+	seen := s.up.last()
+	if seen.Path != "/scim/v2/Users" || seen.RawQuery != "filter=userName+eq+%22"+probeGUID+"%22" {
+		t.Fatalf("upstream saw %s ?%s", seen.Path, seen.RawQuery)
+	}
+	h := seen.Header
+	if h.Get("X-Scim-Tenant") != "acme" || h.Get("X-Scim-Client") != s.acme.id || h.Get("X-Auth-Method") != "jwt" ||
+		h.Get("X-Request-Id") == "" || h.Get("X-Idp-Profile") == "" || h.Get("Authorization") != "" {
+		t.Fatalf("upstream headers %v", h)
+	}
+	if r.header.Get("X-Request-Id") != h.Get("X-Request-Id") {
+		t.Fatalf("request id %q to the client, %q upstream", r.header.Get("X-Request-Id"), h.Get("X-Request-Id"))
+	}
+
+	// The flag of Entra's non-gallery job never reaches the upstream; the
+	// rest of the query stays byte for byte, quotes and all.
+	s.do(http.MethodGet, shared+`/Users?aadOptscim062020&filter=userName+eq+"x"&count=5`, bearer(tok), "")
+	if q := s.up.last().RawQuery; q != `filter=userName+eq+"x"&count=5` {
+		t.Fatalf("upstream query %q", q)
+	}
+	// Entra's Tenant URL ends with "/": //Users must work.
+	if r := s.do(http.MethodGet, shared+"/"+entraProbe, bearer(tok), ""); r.status != 200 {
+		t.Fatalf("//Users: %d %s", r.status, r.body)
+	}
+	// Groups probe on an upstream without /Groups (404 → empty list).
+	r = s.do(http.MethodGet, shared+"/Groups?excludedAttributes=members&filter=displayName+eq+%22"+probeGUID+"%22", bearer(tok), "")
+	if r.status != 200 || !strings.Contains(r.body, `"totalResults":0`) {
+		t.Fatalf("groups probe: %d %s", r.status, r.body)
+	}
+
+	// Create: the upstream's own URLs become public ones; password never
+	// comes back.
+	r = s.do(http.MethodPost, shared+"/Users", bearer(tok),
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"babs@acme.example","active":true,"externalId":"babs"}`,
+		"Content-Type", "application/json")
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var user struct {
+		ID   string `json:"id"`
+		Meta struct {
+			Location string `json:"location"`
+		} `json:"meta"`
+	}
+	_ = json.Unmarshal([]byte(r.body), &user)
+	public := s.url + shared + "/Users/" + user.ID
+	if r.header.Get("Location") != public || user.Meta.Location != public || strings.Contains(r.body, "password") {
+		t.Fatalf("create answer: Location %q body %s", r.header.Get("Location"), r.body)
+	}
+	if ct := s.up.last().Header.Get("Content-Type"); ct != "application/scim+json" {
+		t.Fatalf("upstream Content-Type %q", ct)
+	}
+
+	// Deactivate as Entra's default job does it: capitalised op, string
+	// boolean. The strict upstream accepts only the normalized form.
+	r = s.do(http.MethodPatch, shared+"/Users/"+user.ID, bearer(tok),
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"False"}]}`,
+		"Content-Type", "application/scim+json")
+	if r.status != 200 || !strings.Contains(r.body, `"active":false`) {
+		t.Fatalf("deactivate: %d %s", r.status, r.body)
+	}
+	if r = s.do(http.MethodDelete, shared+"/Users/"+user.ID, bearer(tok), ""); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	log := s.auditLog()
+	for _, want := range []string{
+		`"event":"scim.create"`, `"id":"` + user.ID + `"`, `"event":"scim.deactivate"`, `"event":"scim.delete"`,
+		`"tenant":"acme"`, `"resource":"Users"`, `"status":201`, `"status":204`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit log lacks %s:\n%s", want, log)
+		}
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	t.Run("bearer", func(t *testing.T) {
+		if r := s.do(http.MethodGet, shared+entraProbe, bearer(s.acmeKey), ""); r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if h := s.up.last().Header; h.Get("X-Auth-Method") != "api_key" || h.Get("X-Scim-Tenant") != "acme" || !strings.HasPrefix(h.Get("X-Scim-Client"), "") {
+			t.Fatalf("upstream headers %v", h)
+		}
+	})
+	t.Run("raw header (Okta Header mode)", func(t *testing.T) {
+		if r := s.do(http.MethodGet, "/t/acme/scim/v2/Users?startIndex=1&count=2", s.acmeKey, "", "User-Agent", "Okta SCIM Client 1.0.0"); r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if h := s.up.last().Header; h.Get("X-Idp-Profile") != "okta" || h.Get("Authorization") != "" {
+			t.Fatalf("upstream headers %v", h)
+		}
+	})
+	t.Run("raw header where not enabled", func(t *testing.T) {
+		wantError(t, s.do(http.MethodGet, shared+"/Users", s.acmeKey, ""), 401)
+	})
+	t.Run("route with the upstream's own credential", func(t *testing.T) {
+		if r := s.do(http.MethodGet, advisors+"/Users", bearer(s.acmeKey), ""); r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if seen := s.up.last(); seen.Path != "/advisors/Users" || seen.Header.Get("Authorization") != "Bearer "+upstreamPW {
+			t.Fatalf("upstream saw %s with Authorization %q", seen.Path, seen.Header.Get("Authorization"))
+		}
+	})
+	t.Run("JWT on an API-key-only route", func(t *testing.T) {
+		wantError(t, s.do(http.MethodGet, advisors+"/Users", bearer(s.token(s.acme)), ""), 401)
+	})
+	t.Run("API key on a JWT-only route", func(t *testing.T) {
+		wantError(t, s.do(http.MethodGet, rooms+"/Users", bearer(s.acmeKey), ""), 401)
+	})
+	t.Run("unknown and damaged keys", func(t *testing.T) {
+		for _, k := range []string{s.acmeKey[:len(s.acmeKey)-1] + "x", "sk_scim_nope"} {
+			e := wantError(t, s.do(http.MethodGet, shared+"/Users", bearer(k), ""), 401)
+			if e.Detail != "unknown API key" {
+				t.Fatalf("detail %q", e.Detail)
+			}
+		}
+	})
+}
+
+func TestTenantIsolation(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	globexTok := s.token(s.globex)
+	before := len(s.up.requests())
+	for name, auth := range map[string]string{"JWT": bearer(globexTok), "API key": bearer(s.globexKey), "raw key": s.globexKey} {
+		t.Run("tenant B's "+name+" on tenant A's route", func(t *testing.T) {
+			r := s.do(http.MethodGet, "/t/acme/scim/v2"+entraProbe, auth, "")
+			unknown := s.do(http.MethodGet, "/no/such/path", auth, "")
+			wantError(t, r, 404)
+			if r.body != unknown.body {
+				t.Fatalf("tenant mismatch %s differs from an unknown path %s", r.body, unknown.body)
+			}
+		})
+	}
+	if n := len(s.up.requests()); n != before {
+		t.Fatalf("the upstream saw %d requests from the wrong tenant", n-before)
+	}
+	if !strings.Contains(s.auditLog(), `"reason":"tenant_mismatch"`) {
+		t.Error("tenant mismatch not audited")
+	}
+
+	t.Run("spoofed identity headers never reach the upstream", func(t *testing.T) {
+		r := s.do(http.MethodGet, "/t/acme/scim/v2/Users", bearer(s.token(s.acme)), "",
+			"X-Scim-Tenant", "globex", "X_Scim_Tenant", "globex", "X-Scim-Client", "admin", "X-Auth-Method", "none",
+			"X-Forwarded-For", "10.0.0.1", "Forwarded", "for=10.0.0.1", "X-Real-Ip", "10.0.0.1",
+			"X-Http-Method-Override", "DELETE", "X-Scimgate-Admin", "1",
+			// Naming them hop-by-hop must not strip the gateway's own values.
+			"Connection", "X-Scim-Tenant, X-Scim-Client, X-Auth-Method")
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		h := s.up.last().Header
+		if got := h.Values("X-Scim-Tenant"); len(got) != 1 || got[0] != "acme" || h.Get("X-Scim-Client") != s.acme.id || h.Get("X-Auth-Method") != "jwt" {
+			t.Fatalf("identity headers %v", h)
+		}
+		for _, name := range []string{"X_scim_tenant", "X-Forwarded-For", "Forwarded", "X-Real-Ip", "X-Http-Method-Override", "X-Scimgate-Admin"} {
+			if _, ok := h[name]; ok {
+				t.Errorf("%s reached the upstream", name)
+			}
+		}
+	})
+}
+
+// forge signs claims with the real active key unless told otherwise.
+func forge(t *testing.T, s *stack, change func(*accesstoken.Claims), header map[string]any, key *keys.SigningKey) string {
+	t.Helper()
+	signer, err := s.keys.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key == nil {
+		key = &signer
+	}
+	now := time.Now()
+	c := &accesstoken.Claims{Issuer: s.url, Subject: s.acme.id, Audience: accesstoken.Audience{s.url + shared}, ClientID: s.acme.id,
+		Scope: "scim.full", ID: accesstoken.NewID(), IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix(), TenantID: "acme"}
+	if change != nil {
+		change(c)
+	}
+	tk := jwt.NewWithClaims(key.Method, c)
+	tk.Header["typ"], tk.Header["kid"] = accesstoken.Type, key.KID
+	for k, v := range header {
+		tk.Header[k] = v
+	}
+	out, err := tk.SignedString(key.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestAttackTokens(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	b64 := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
+	signer, _ := s.keys.Signer()
+	der, _ := x509.MarshalPKIXPublicKey(signer.Key.Public())
+	publicPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	valid := forge(t, s, nil, nil, nil)
+	claims := strings.Split(valid, ".")[1]
+
+	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": s.url, "aud": s.url + shared, "tenant_id": "acme", "client_id": s.acme.id,
+		"sub": s.acme.id, "jti": "x", "scope": "scim.full", "exp": time.Now().Add(time.Hour).Unix()})
+	hs.Header["typ"], hs.Header["kid"] = accesstoken.Type, signer.KID
+	hsToken, _ := hs.SignedString(publicPEM)
+
+	otherRing, err := keys.New(storetest.OpenBolt(t), make([]byte, 32), keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := otherRing.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(otherRing.Close)
+	stranger, _ := otherRing.Signer()
+
+	revoked := s.token(s.acme)
+	if r := s.do(http.MethodGet, shared+"/Users", bearer(revoked), ""); r.status != 200 {
+		t.Fatalf("before revocation: %d %s", r.status, r.body) // now in the verified-token cache
+	}
+	rev, _ := http.NewRequest(http.MethodPost, s.url+"/oauth2/revoke", strings.NewReader("token="+revoked))
+	rev.SetBasicAuth(s.acme.id, s.acme.secret)
+	rev.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err := http.DefaultClient.Do(rev); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("revoke: %v %v", resp, err)
+	}
+
+	before := len(s.up.requests())
+	for _, tc := range []struct{ name, token, detail string }{
+		{"alg none", b64(map[string]string{"alg": "none", "typ": "at+jwt", "kid": signer.KID}) + "." + claims + ".", "algorithm not allowed"},
+		{"HS256 signed with the public key", hsToken, "algorithm not allowed"},
+		{"unknown kid", forge(t, s, nil, nil, &stranger), "unknown"},
+		{"expired", forge(t, s, func(c *accesstoken.Claims) { c.ExpiresAt = time.Now().Add(-time.Minute).Unix() }, nil, nil), "expired"},
+		{"not yet valid", forge(t, s, func(c *accesstoken.Claims) { c.NotBefore = time.Now().Add(time.Hour).Unix() }, nil, nil), "not valid yet"},
+		{"wrong aud", forge(t, s, func(c *accesstoken.Claims) { c.Audience = accesstoken.Audience{"https://other.example/scim/v2"} }, nil, nil), "audience"},
+		{"wrong iss", forge(t, s, func(c *accesstoken.Claims) { c.Issuer = "https://evil.example" }, nil, nil), "issuer"},
+		{"typ JWT", forge(t, s, nil, map[string]any{"typ": "JWT"}, nil), "typ"},
+		{"jku ignored, never fetched", forge(t, s, nil, map[string]any{"jku": "http://127.0.0.1:1/jwks"}, &stranger), "unknown"},
+		{"tampered tenant", strings.Join([]string{strings.Split(valid, ".")[0], b64(map[string]any{"tenant_id": "globex"}), strings.Split(valid, ".")[2]}, "."), "signature"},
+		{"revoked", revoked, "revoked"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(http.MethodGet, shared+"/Users", bearer(tc.token), "")
+			e := wantError(t, r, 401)
+			if !strings.Contains(e.Detail, tc.detail) {
+				t.Errorf("detail %q, want it to mention %q", e.Detail, tc.detail)
+			}
+			if ch := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, `Bearer realm="scimgate", error="invalid_token"`) {
+				t.Errorf("WWW-Authenticate %q", ch)
+			}
+		})
+	}
+	if n := len(s.up.requests()); n != before {
+		t.Fatalf("%d attack requests reached the upstream", n-before)
+	}
+	if !strings.Contains(s.auditLog(), `"event":"gateway.refused"`) {
+		t.Error("refusals not audited")
+	}
+}
+
+func TestAuthorizationHeaderShapes(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	tok := s.token(s.acme)
+	for _, tc := range []struct {
+		name, auth, path string
+		status           int
+		challenge        string
+	}{
+		{"no credential", "", shared + "/Users", 401, `Bearer realm="scimgate"`},
+		{"Basic", "Basic dXNlcjpwYXNz", shared + "/Users", 401, `Bearer realm="scimgate"`},
+		{"not a token", "Bearer not-a-token", shared + "/Users", 401, `Bearer realm="scimgate", error="invalid_token"`},
+		{"malformed", "Bearer a b", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`},
+		{"token in the query", bearer(tok), shared + "/Users?access_token=" + tok, 400, `Bearer realm="scimgate", error="invalid_request"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(http.MethodGet, tc.path, tc.auth, "")
+			wantError(t, r, tc.status)
+			if ch := r.header.Get("WWW-Authenticate"); ch != tc.challenge && !strings.HasPrefix(ch, tc.challenge+",") {
+				t.Fatalf("WWW-Authenticate %q, want %q", ch, tc.challenge)
+			}
+		})
+	}
+	t.Run("several Authorization headers", func(t *testing.T) {
+		wantError(t, s.do(http.MethodGet, shared+"/Users", bearer(tok), "", "Authorization", bearer(tok)), 400)
+	})
+}
+
+func TestScopes(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	reader := s.token(s.acmeReader)
+	if r := s.do(http.MethodGet, shared+"/Users", bearer(reader), ""); r.status != 200 {
+		t.Fatalf("read: %d %s", r.status, r.body)
+	}
+	r := s.do(http.MethodPost, shared+"/Users", bearer(reader), `{"userName":"x"}`)
+	wantError(t, r, 403)
+	if ch := r.header.Get("WWW-Authenticate"); ch != `Bearer realm="scimgate", error="insufficient_scope", scope="scim.write"` {
+		t.Fatalf("WWW-Authenticate %q", ch)
+	}
+}
+
+func TestEndpointsAndPaths(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	tok := bearer(s.token(s.acme))
+	r := s.do(http.MethodPost, shared+"/Schemas", tok, `{"a":1}`)
+	wantError(t, r, 405)
+	if r.header.Get("Allow") != "GET, HEAD" {
+		t.Fatalf("Allow %q", r.header.Get("Allow"))
+	}
+	for _, p := range []string{"/Bulk", "/Me", "/.search", "/Users/.search"} {
+		wantError(t, s.do(http.MethodPost, shared+p, tok, `{}`), 501)
+	}
+	for _, p := range []string{"/..%2f..%2fadmin", "/Users/..%2f..%2fadmin", "/Users/%2e%2e/%2e%2e/admin", "/Users/../../admin", "/Users%5c..%5cadmin"} {
+		wantError(t, s.do(http.MethodGet, shared+p, tok, ""), 400)
+	}
+	for _, p := range []string{"/admin", "", "/Users/a/b"} {
+		wantError(t, s.do(http.MethodGet, shared+p, tok, ""), 404)
+	}
+	wantError(t, s.do(http.MethodGet, "/nothing/here", tok, ""), 404)
+	if r := s.do(http.MethodGet, shared+"/ServiceProviderConfig", tok, ""); r.status != 200 {
+		t.Fatalf("ServiceProviderConfig: %d %s", r.status, r.body)
+	}
+}
+
+func TestGroupsEmptyMode(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	tok := bearer(s.token(s.acme))
+	before := len(s.up.requests())
+	r := s.do(http.MethodGet, "/t/acme/scim/v2/Groups?excludedAttributes=members&filter=displayName+eq+%22"+probeGUID+"%22", tok, "")
+	if r.status != 200 || r.body != emptyGroups || r.header.Get("Content-Type") != "application/scim+json" {
+		t.Fatalf("Entra's group probe: %d %q %s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	wantError(t, s.do(http.MethodGet, "/t/acme/scim/v2/Groups/g1", tok, ""), 404)
+	wantError(t, s.do(http.MethodPost, "/t/acme/scim/v2/Groups", tok, `{"displayName":"x"}`), 501)
+	if n := len(s.up.requests()); n != before {
+		t.Fatalf("the upstream saw %d /Groups requests", n-before)
+	}
+}
+
+func TestUpstreamFailures(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	tok := bearer(s.token(s.acme))
+	t.Run("unreachable", func(t *testing.T) {
+		wantError(t, s.do(http.MethodGet, down+"/Users", tok, ""), 502)
+	})
+	t.Run("slow", func(t *testing.T) {
+		wantError(t, s.do(http.MethodGet, rooms+"/Users", tok, "", "X-Test-Delay", "5s"), 504)
+		select {
+		case <-s.up.canceled:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the upstream request was not cancelled at the timeout")
+		}
+	})
+	t.Run("client goes away", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+shared+"/Users", nil)
+		req.Header.Set("Authorization", tok)
+		req.Header.Set("X-Test-Delay", "5s")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatal("answered although the client gave up")
+		}
+		select {
+		case <-s.up.canceled:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the upstream request outlived the client")
+		}
+	})
+}
+
+func TestBodyLimit(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	tok := bearer(s.token(s.acme))
+	before := len(s.up.requests())
+	big := `{"userName":"` + strings.Repeat("x", int(config.KiB)) + `"}`
+	wantError(t, s.do(http.MethodPost, rooms+"/Users", tok, big), 413)
+	huge := `{"userName":"` + strings.Repeat("x", int(config.MiB)) + `"}`
+	wantError(t, s.do(http.MethodPost, shared+"/Users", tok, huge), 413)
+	if n := len(s.up.requests()); n != before {
+		t.Fatalf("the upstream saw %d oversized bodies", n-before)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	s := newStack(t, stackOptions{limits: config.GatewayLimits{TenantRate: 1000, TenantBurst: 1000, CredentialRate: 0.1, CredentialBurst: 2}})
+	tok := bearer(s.token(s.acme))
+	for range 2 {
+		if r := s.do(http.MethodGet, shared+"/Users", tok, ""); r.status != 200 {
+			t.Fatalf("within the burst: %d %s", r.status, r.body)
+		}
+	}
+	r := s.do(http.MethodGet, shared+"/Users", tok, "")
+	wantError(t, r, 429)
+	if r.header.Get("Retry-After") == "" || r.header.Get("Retry-After") == "0" {
+		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+	}
+	// Another credential of the same tenant has its own allowance.
+	if r := s.do(http.MethodGet, shared+"/Users", bearer(s.acmeKey), ""); r.status != 200 {
+		t.Fatalf("other credential: %d %s", r.status, r.body)
+	}
+}
+
+func TestDisablingBites(t *testing.T) {
+	s := newStack(t, stackOptions{statusTTL: 50 * time.Millisecond})
+	ctx := context.Background()
+	tok := bearer(s.token(s.acme))
+	eventually := func(what, auth, detail string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r := s.do(http.MethodGet, shared+"/Users", auth, "")
+			if r.status == 401 && strings.Contains(r.body, detail) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still %d %s", what, r.status, r.body)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for _, auth := range []string{tok, bearer(s.acmeKey)} {
+		if r := s.do(http.MethodGet, shared+"/Users", auth, ""); r.status != 200 {
+			t.Fatalf("before: %d %s", r.status, r.body)
+		}
+	}
+	if _, err := s.creds.SetClientDisabled(ctx, s.acme.id, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually("disabled client", tok, "client disabled")
+	keyID, _ := secret.ParseAPIKey(s.acmeKey)
+	if _, err := s.creds.RevokeAPIKey(ctx, keyID); err != nil {
+		t.Fatal(err)
+	}
+	eventually("revoked API key", bearer(s.acmeKey), "API key revoked")
+	globexTok := bearer(s.token(s.globex))
+	if _, err := s.creds.SetTenantDisabled(ctx, "globex", true); err != nil {
+		t.Fatal(err)
+	}
+	eventually("disabled tenant (JWT)", globexTok, "tenant disabled")
+	eventually("disabled tenant (API key)", bearer(s.globexKey), "tenant disabled")
+}

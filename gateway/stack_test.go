@@ -1,0 +1,237 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/scimgate/scimgate/authserver"
+	"github.com/scimgate/scimgate/config"
+	"github.com/scimgate/scimgate/gateway"
+	"github.com/scimgate/scimgate/internal/audit"
+	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/denylist"
+	"github.com/scimgate/scimgate/internal/ratelimit"
+	"github.com/scimgate/scimgate/internal/requestid"
+	"github.com/scimgate/scimgate/internal/secret"
+	"github.com/scimgate/scimgate/internal/store/storetest"
+	"github.com/scimgate/scimgate/keys"
+)
+
+// stack is the real public listener of scimgate — authorization server and
+// gateway on one gorilla/mux router behind requestid.Middleware — over an
+// embedded store, in front of a real SCIM upstream.
+type stack struct {
+	t      testing.TB
+	url    string // the issuer and public URL
+	creds  *credentials.Service
+	keys   *keys.Manager
+	deny   *denylist.List
+	gw     *gateway.Gateway
+	up     *upstream
+	client *http.Client
+
+	auditMu sync.Mutex
+	audit   bytes.Buffer
+
+	acme, acmeReader, globex clientCreds
+	acmeKey, globexKey       string
+}
+
+type clientCreds struct{ id, secret string }
+
+// Route prefixes of the test stack.
+const (
+	shared     = "/scim/v2"            // jwt and api_key, groups proxied
+	perTenant  = "/t/{tenant}/scim/v2" // Okta Header mode, no groups upstream
+	advisors   = "/advisors/scim"      // api_key only, with the upstream's own credential
+	rooms      = "/rooms/scim"         // jwt only, short timeout, 1 KiB bodies, dialect off
+	down       = "/down/scim"          // nothing listens upstream
+	upstreamPW = "upstream-credential"
+)
+
+type stackOptions struct {
+	limits    config.GatewayLimits
+	statusTTL time.Duration
+	cacheSize int
+}
+
+func newStack(t testing.TB, o stackOptions) *stack {
+	t.Helper()
+	ctx := context.Background()
+	kv := storetest.OpenBolt(t)
+	master := bytes.Repeat([]byte{7}, 32)
+	hasher, err := secret.NewHasher(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, up: newUpstream(t), client: &http.Client{Timeout: 10 * time.Second}}
+	s.creds = credentials.New(kv, hasher, credentials.Options{PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	for _, id := range []string{"acme", "globex"} {
+		if _, err := s.creds.CreateTenant(ctx, id, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.keys, err = keys.New(kv, master, keys.Options{Leeway: 30 * time.Second, MinRefetch: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.keys.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.keys.Close)
+	s.deny = denylist.New(kv, denylist.Options{NegativeTTL: 5 * time.Second})
+
+	srv := httptest.NewUnstartedServer(nil)
+	s.url = "http://" + srv.Listener.Addr().String()
+	auditLog := audit.New(writerFunc(func(p []byte) (int, error) {
+		s.auditMu.Lock()
+		defer s.auditMu.Unlock()
+		return s.audit.Write(p)
+	}))
+	as, err := authserver.New(authserver.Config{
+		Issuer: s.url, Leeway: 30 * time.Second,
+		FailuresPerClient: ratelimit.PerWindow(10, time.Minute), FailuresPerIP: ratelimit.PerWindow(30, time.Minute),
+		Audit: auditLog,
+	}, authserver.Deps{Clients: s.creds, Keys: s.keys, Revocations: s.deny, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	downURL := "http://" + closed.Addr().String() + "/scim"
+	closed.Close()
+	route := func(prefix, upstream string, change func(*config.Route)) config.Route {
+		r := config.DefaultRoute()
+		r.Prefix, r.Upstream = prefix, upstream
+		if change != nil {
+			change(&r)
+		}
+		return r
+	}
+	cacheSize := o.cacheSize
+	if cacheSize == 0 {
+		cacheSize = 1000
+	}
+	s.gw, err = gateway.New(gateway.Options{
+		Issuer: s.url,
+		Leeway: 30 * time.Second,
+		Gateway: config.Gateway{TokenCacheSize: cacheSize, Routes: []config.Route{
+			route(shared, s.up.srv.URL+"/scim/v2", nil),
+			route(perTenant, s.up.srv.URL+"/scim/v2/", func(r *config.Route) { r.RawAPIKey, r.Groups = true, config.GroupsEmpty }),
+			route(advisors, s.up.srv.URL+"/advisors", func(r *config.Route) {
+				r.Credentials = []config.Credential{config.CredentialAPIKey}
+				r.Headers = map[string]config.Secret{"Authorization": "Bearer " + upstreamPW}
+			}),
+			route(rooms, s.up.srv.URL+"/rooms", func(r *config.Route) {
+				r.Credentials = []config.Credential{config.CredentialJWT}
+				r.Timeout, r.MaxBody, r.Dialect = 300*time.Millisecond, config.KiB, config.DialectOff
+			}),
+			route(down, downURL, nil),
+		}},
+		Limits:    o.limits,
+		StatusTTL: o.statusTTL,
+		Audit:     auditLog,
+	}, gateway.Deps{Keys: s.keys, Credentials: s.creds, Revocations: s.deny})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mux.NewRouter()
+	as.Register(r)
+	s.gw.Register(r)
+	if err := s.gw.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = requestid.Middleware(r)
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	audiences := []string{s.url + shared, s.url + perTenant, s.url + advisors, s.url + rooms, s.url + down}
+	s.acme = s.newClient("acme", nil, audiences)
+	s.acmeReader = s.newClient("acme", []string{credentials.ScopeRead}, audiences)
+	s.globex = s.newClient("globex", nil, audiences)
+	s.acmeKey = s.newAPIKey("acme", audiences)
+	s.globexKey = s.newAPIKey("globex", audiences)
+	return s
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func (s *stack) newClient(tenant string, scopes, audiences []string) clientCreds {
+	s.t.Helper()
+	c, sec, err := s.creds.CreateClient(context.Background(), credentials.ClientSpec{
+		TenantID: tenant, Name: "Entra " + tenant, Kind: credentials.KindEntra, Scopes: scopes, Audiences: audiences,
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return clientCreds{c.ID, sec}
+}
+
+func (s *stack) newAPIKey(tenant string, audiences []string) string {
+	s.t.Helper()
+	_, key, err := s.creds.CreateAPIKey(context.Background(), credentials.APIKeySpec{TenantID: tenant, Name: "Okta", Audiences: audiences})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return key
+}
+
+// token gets an access token from the real token endpoint, as Entra does.
+func (s *stack) token(c clientCreds) string {
+	s.t.Helper()
+	cc := clientcredentials.Config{ClientID: c.id, ClientSecret: c.secret, TokenURL: s.url + authserver.TokenPath}
+	tok, err := cc.Token(context.Background())
+	if err != nil {
+		s.t.Fatalf("token endpoint: %v", err)
+	}
+	return tok.AccessToken
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// do sends one request; auth is the whole Authorization value ("" for none).
+func (s *stack) do(method, path, auth, body string, header ...string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+func (s *stack) auditLog() string {
+	s.auditMu.Lock()
+	defer s.auditMu.Unlock()
+	return s.audit.String()
+}
+
+func bearer(token string) string { return "Bearer " + token }
