@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scimgate/scimgate/internal/adminapi"
+)
+
+func (a *app) adminCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "admin", Short: "Manage a tenant's admin users, who sign in to connect Okta"}
+	var tenant string
+	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant `ID` (required)")
+	needTenant := func(c *cobra.Command) error { return requireFlags(c, "tenant") }
+
+	var fromStdin bool
+	create := &cobra.Command{
+		Use:   "create --tenant T USERNAME",
+		Short: "Add an admin user; the password is generated and printed once unless given on stdin",
+		Args:  args("USERNAME"),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := needTenant(c); err != nil {
+				return err
+			}
+			password, err := a.passwordFromStdin(fromStdin)
+			if err != nil {
+				return err
+			}
+			return a.manage(c, func(ops adminapi.Operations) error {
+				adm, err := ops.CreateAdmin(c.Context(), tenant, adminapi.NewAdmin{Username: argv[0], Password: password})
+				if err != nil {
+					return err
+				}
+				return a.printAdmin(adm, func(w io.Writer) {
+					fmt.Fprintf(w, "Created admin %s of tenant %s.\n", adm.Username, adm.TenantID)
+				})
+			})
+		},
+	}
+	create.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of stdin")
+
+	list := &cobra.Command{
+		Use:   "list --tenant T",
+		Short: "List a tenant's admin users",
+		Args:  args(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := needTenant(c); err != nil {
+				return err
+			}
+			return a.manage(c, func(ops adminapi.Operations) error {
+				as, err := ops.Admins(c.Context(), tenant)
+				if err != nil {
+					return err
+				}
+				return a.print(as, func(w io.Writer) {
+					rows := make([][]string, len(as))
+					for i, adm := range as {
+						rows[i] = []string{adm.Username, status(adm.Disabled), at(adm.Created)}
+					}
+					table(w, []string{"USERNAME", "STATUS", "CREATED"}, rows)
+				})
+			})
+		},
+	}
+
+	passwd := &cobra.Command{
+		Use:   "passwd --tenant T USERNAME",
+		Short: "Replace an admin's password; a generated one is printed once",
+		Args:  args("USERNAME"),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := needTenant(c); err != nil {
+				return err
+			}
+			password, err := a.passwordFromStdin(fromStdin)
+			if err != nil {
+				return err
+			}
+			return a.manage(c, func(ops adminapi.Operations) error {
+				adm, err := ops.SetAdminPassword(c.Context(), tenant, argv[0], adminapi.NewPassword{Password: password})
+				if err != nil {
+					return err
+				}
+				return a.printAdmin(adm, func(w io.Writer) {
+					fmt.Fprintf(w, "Changed the password of admin %s of tenant %s.\n", adm.Username, adm.TenantID)
+				})
+			})
+		},
+	}
+	passwd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of stdin")
+
+	del := &cobra.Command{
+		Use:   "delete --tenant T USERNAME",
+		Short: "Delete an admin user",
+		Args:  args("USERNAME"),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := needTenant(c); err != nil {
+				return err
+			}
+			return a.manage(c, func(ops adminapi.Operations) error {
+				if err := ops.DeleteAdmin(c.Context(), tenant, argv[0]); err != nil {
+					return err
+				}
+				return a.print(deleted{true, argv[0]}, func(w io.Writer) { fmt.Fprintf(w, "Deleted admin %s of tenant %s.\n", argv[0], tenant) })
+			})
+		},
+	}
+
+	cmd.AddCommand(create, list, passwd, del)
+	return cmd
+}
+
+// printAdmin prints an admin after a password change: with the password
+// and the shown-once notice when scimgate generated it.
+func (a *app) printAdmin(adm *adminapi.AdminWithPassword, human func(w io.Writer)) error {
+	if adm.Password == "" {
+		return a.print(adm, human)
+	}
+	return a.printSecret(adm, "password", func(w io.Writer) {
+		human(w)
+		fields(w, [2]string{"Password", adm.Password})
+		fmt.Fprintln(w, shownOnce("password"))
+	})
+}
+
+// passwordFromStdin reads the first line of stdin when asked to; "" asks
+// scimgate to generate a password.
+func (a *app) passwordFromStdin(asked bool) (string, error) {
+	if !asked {
+		return "", nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(a.env.Stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password from stdin: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return "", errors.New("--password-stdin: stdin holds no password")
+	}
+	return password, nil
+}

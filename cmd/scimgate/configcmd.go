@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/scimgate/scimgate/config"
+)
+
+// checkResult is the JSON answer of config check.
+type checkResult struct {
+	OK     bool         `json:"ok"`
+	Errors []checkError `json:"errors,omitempty"`
+}
+
+type checkError struct {
+	Key     string `json:"key"`
+	Problem string `json:"problem"`
+	Origin  string `json:"origin,omitempty"` // file:line or variable
+	Message string `json:"message"`          // as printed
+}
+
+func (a *app) configCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Check configuration files"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "check FILE",
+		Short: "Validate FILE with the SCIMGATE_* environment, without starting anything",
+		Long: `Validate FILE as 'scimgate serve' would load it, SCIMGATE_* variables included.
+Prints "ok" and exits 0, or prints every problem, one per line, and exits 1.`,
+		Args: args("FILE"),
+		RunE: func(_ *cobra.Command, argv []string) error {
+			err := config.Check(argv[0], a.env.Vars)
+			var problems config.Errors
+			if err != nil && !errors.As(err, &problems) {
+				return err // unreadable file: rendered like any other failure
+			}
+			res := checkResult{OK: err == nil}
+			for _, p := range problems {
+				res.Errors = append(res.Errors, checkError{Key: p.Key, Problem: p.Problem, Origin: p.Origin.String(), Message: p.Error()})
+			}
+			if a.json {
+				if err := a.print(res, nil); err != nil {
+					return err
+				}
+			} else if res.OK {
+				fmt.Fprintln(a.env.Stdout, "ok")
+			} else {
+				for _, e := range res.Errors {
+					fmt.Fprintln(a.env.Stderr, e.Message)
+				}
+			}
+			if !res.OK {
+				return quietError{}
+			}
+			return nil
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,498 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scimgate/scimgate/config"
+	"github.com/scimgate/scimgate/internal/adminapi"
+	"github.com/scimgate/scimgate/internal/store/storetest"
+)
+
+func TestVersion(t *testing.T) {
+	c := newCLI(t, "")
+	if out := c.ok("version"); !strings.HasPrefix(out, "scimgate ") || !strings.Contains(out, "go1.") {
+		t.Errorf("version: %q", out)
+	}
+	if b := okJSON[buildInfo](c, "version"); b.Version == "" || b.Commit == "" || !strings.HasPrefix(b.Go, "go") {
+		t.Errorf("version --json: %+v", b)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	good := newCLI(t, oneRoute)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("issuer: ftp://x\nlisten:\n  public: nowhere\nstore:\n  backend: floppy\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		args           []string
+		code           int
+		stdout, stderr string
+		errLines       int
+	}{
+		"valid":          {[]string{"config", "check", good.cfgPath}, 0, "ok\n", "", 0},
+		"valid json":     {[]string{"config", "check", good.cfgPath, "--json"}, 0, `"ok": true`, "", 0},
+		"invalid":        {[]string{"config", "check", bad}, 1, "", "bad.yaml:1: issuer", 3},
+		"invalid json":   {[]string{"config", "check", bad, "--json"}, 1, `"key": "store.backend"`, "", 0},
+		"missing file":   {[]string{"config", "check", filepath.Join(t.TempDir(), "none.yaml")}, 1, "", "no such file", 1},
+		"missing FILE":   {[]string{"config", "check"}, 2, "", "missing FILE", 2},
+		"extra argument": {[]string{"config", "check", "a", "b"}, 2, "", `unexpected argument "b"`, 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := good.run(tc.args...)
+			if out.code != tc.code || !strings.Contains(out.stdout, tc.stdout) || !strings.Contains(out.stderr, tc.stderr) {
+				t.Fatalf("exit %d, stdout %q, stderr %q", out.code, out.stdout, out.stderr)
+			}
+			if n := strings.Count(out.stderr, "\n"); tc.errLines > 0 && n != tc.errLines {
+				t.Errorf("%d lines on stderr, want %d: %q", n, tc.errLines, out.stderr)
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	c := newCLI(t, oneRoute)
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"missing argument": {[]string{"tenant", "show"}, "missing ID"},
+		"extra argument":   {[]string{"tenant", "list", "x"}, `unexpected argument "x"`},
+		"unknown flag":     {[]string{"tenant", "list", "--nope"}, "unknown flag: --nope"},
+		"required flag":    {[]string{"client", "create", "--tenant", "acme", "--name", "x"}, "--kind is required"},
+		"admin tenant":     {[]string{"admin", "list"}, "--tenant is required"},
+		"bad duration":     {[]string{"apikey", "create", "--tenant", "a", "--name", "b", "--ttl", "soon"}, "invalid argument"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := c.run(tc.args...)
+			if out.code != exitUsage || !strings.Contains(out.stderr, tc.want) || !strings.Contains(out.stderr, "--help") {
+				t.Fatalf("exit %d, stderr %q", out.code, out.stderr)
+			}
+		})
+	}
+}
+
+// An Entra client prints exactly the four values to paste, the two hints
+// and the shown-once line.
+func TestEntraClientOutput(t *testing.T) {
+	c := newCLI(t, oneRoute)
+	c.ok("tenant", "create", "acme")
+	out := c.ok("client", "create", "--tenant", "acme", "--name", "Entra ID", "--kind", "entra")
+	want := regexp.MustCompile(`^Tenant URL     https://scim\.example\.com/scim/v2
+Token URL      https://scim\.example\.com/oauth2/token
+Client ID      [0-9A-Za-z]{24}
+Client Secret  [0-9A-Za-z]{43}
+
+How credentials are sent: any \(Header, Body or Both\)
+Scope: leave empty or scim\.full
+This client secret is shown only this once: copy it now, scimgate keeps only a hash of it\. It expires \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in 365 days\)\.
+$`)
+	if !want.MatchString(out) {
+		t.Fatalf("output:\n%s", out)
+	}
+}
+
+func TestOktaAndAPIClientOutput(t *testing.T) {
+	c := newCLI(t, `
+gateway:
+  routes:
+    - prefix: /scim/v2
+      upstream: http://127.0.0.1:9000/scim/v2
+    - prefix: /t/{tenant}/scim/v2
+      upstream: http://127.0.0.1:9000/scim/v2
+`)
+	c.ok("tenant", "create", "acme")
+	perTenant := "https://scim.example.com/t/{tenant}/scim/v2"
+	out := c.run("client", "create", "--tenant", "acme", "--name", "Okta", "--kind", "okta", "--okta-app", "acmescim")
+	if out.code != 1 || !strings.Contains(out.stderr, perTenant) || !strings.Contains(out.stderr, "--audience") {
+		t.Fatalf("with two routes and no --audience: exit %d, %s", out.code, out.stderr)
+	}
+	okta := c.ok("client", "create", "--tenant", "acme", "--name", "Okta", "--kind", "okta", "--okta-app", "acmescim", "--audience", perTenant)
+	for _, want := range []string{
+		"SCIM connector base URL  https://scim.example.com/t/acme/scim/v2\n",
+		"Authorize endpoint       https://scim.example.com/oauth2/authorize\n",
+		"Token endpoint           https://scim.example.com/oauth2/token\n",
+		"Scope to put in the authorize URL: scim.full offline_access\n",
+		"shown only this once",
+	} {
+		if !strings.Contains(okta, want) {
+			t.Errorf("okta output lacks %q:\n%s", want, okta)
+		}
+	}
+	api := okJSON[adminapi.ClientWithSecret](c, "client", "create", "--tenant", "acme", "--name", "Script", "--kind", "api",
+		"--audience", "https://scim.example.com/scim/v2", "--scope", "scim.read,scim.write", "--secret-never-expires", "--access-ttl", "30m")
+	if api.Scope != "scim.read scim.write" || api.ClientSecretExpiresAt != 0 || api.AccessTTL != adminapi.Duration(30*time.Minute) {
+		t.Errorf("api client: %+v", api)
+	}
+}
+
+// The JSON of a new client uses RFC 7591 names.
+func TestClientJSON(t *testing.T) {
+	c := newCLI(t, oneRoute)
+	c.ok("tenant", "create", "acme")
+	out := c.run("client", "create", "--tenant", "acme", "--name", "Entra", "--kind", "entra", "--secret-ttl", "720h", "--json")
+	if out.code != 0 || !strings.Contains(out.stderr, "shown only this once") {
+		t.Fatalf("exit %d, stderr %q", out.code, out.stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out.stdout), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"client_id", "client_secret", "client_secret_expires_at", "client_id_issued_at", "grant_types",
+		"scope", "redirect_uris", "token_endpoint", "scim_base_url", "tenant_id", "kind", "client_secret_id"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("no %s in %s", k, out.stdout)
+		}
+	}
+	if exp := int64(m["client_secret_expires_at"].(float64)); exp < time.Now().Add(719*time.Hour).Unix() || exp > time.Now().Add(721*time.Hour).Unix() {
+		t.Errorf("client_secret_expires_at %d", exp)
+	}
+}
+
+// Every command runs as a user would: human output, then --json.
+func TestCommands(t *testing.T) {
+	c := newCLI(t, oneRoute)
+	steps := []struct {
+		args     []string
+		stdin    string
+		code     int
+		contains string
+	}{
+		{[]string{"tenant", "create", "acme", "--name", "ACME Corp"}, "", 0, "Created tenant acme (ACME Corp)."},
+		{[]string{"tenant", "create", "acme"}, "", 1, `tenant "acme": already exists`},
+		{[]string{"tenant", "list"}, "", 0, "acme  ACME Corp  active"},
+		{[]string{"tenant", "show", "acme"}, "", 0, "Name     ACME Corp"},
+		{[]string{"tenant", "show", "nope"}, "", 1, `tenant "nope": not found`},
+		{[]string{"tenant", "disable", "acme"}, "", 0, "The tenant acme is now disabled."},
+		{[]string{"apikey", "create", "--tenant", "acme", "--name", "x"}, "", 1, `tenant "acme" is disabled`},
+		{[]string{"tenant", "enable", "acme"}, "", 0, "The tenant acme is now enabled."},
+		{[]string{"apikey", "create", "--tenant", "acme", "--name", "OneLogin", "--ttl", "8760h"}, "", 0, "SCIM base URL  https://scim.example.com/scim/v2"},
+		{[]string{"apikey", "list", "--tenant", "acme"}, "", 0, "OneLogin  scim.full  active"},
+		{[]string{"admin", "create", "--tenant", "acme", "ann"}, "", 0, "Password  "},
+		{[]string{"admin", "create", "--tenant", "acme", "bob", "--password-stdin"}, "a long enough passphrase\n", 0, "Created admin bob of tenant acme."},
+		{[]string{"admin", "create", "--tenant", "acme", "eve", "--password-stdin"}, "short\n", 1, "password: must be"},
+		{[]string{"admin", "list", "--tenant", "acme"}, "", 0, "bob       active"},
+		{[]string{"admin", "passwd", "--tenant", "acme", "ann"}, "", 0, "shown only this once"},
+		{[]string{"admin", "delete", "--tenant", "acme", "bob"}, "", 0, "Deleted admin bob of tenant acme."},
+		{[]string{"key", "list"}, "", 0, "No signing keys yet"},
+		{[]string{"key", "rotate"}, "", 0, "ES256  active"},
+		{[]string{"key", "revoke", "nope"}, "", 1, `signing key "nope": not found`},
+		{[]string{"tenant", "delete", "acme"}, "", 1, "still owns 0 clients, 1 API keys and 1 admins"},
+	}
+	for _, s := range steps {
+		out := c.runWithStdin(s.stdin, s.args...)
+		if out.code != s.code || !strings.Contains(out.stdout+out.stderr, s.contains) {
+			t.Fatalf("scimgate %s: exit %d\nstdout: %s\nstderr: %s\nwant exit %d and %q", strings.Join(s.args, " "), out.code, out.stdout, out.stderr, s.code, s.contains)
+		}
+		if s.code == 0 && out.stderr != "" {
+			t.Errorf("scimgate %s wrote to stderr: %s", strings.Join(s.args, " "), out.stderr)
+		}
+	}
+
+	cl := okJSON[adminapi.ClientWithSecret](c, "client", "create", "--tenant", "acme", "--name", "Entra", "--kind", "entra")
+	if list := okJSON[[]adminapi.Client](c, "client", "list", "--tenant", "acme"); len(list) != 1 || list[0].ClientID != cl.ClientID {
+		t.Fatalf("client list: %+v", list)
+	}
+	rotated := okJSON[adminapi.ClientWithSecret](c, "client", "rotate", cl.ClientID)
+	if show := c.ok("client", "show", cl.ClientID); !strings.Contains(show, cl.ClientSecretID) || !strings.Contains(show, rotated.ClientSecretID) {
+		t.Fatalf("client show lists neither secret:\n%s", show)
+	}
+	if out := c.ok("client", "secret", "delete", cl.ClientID, cl.ClientSecretID); !strings.Contains(out, "1 active secrets remain") {
+		t.Errorf("secret delete: %s", out)
+	}
+	if got := okJSON[adminapi.Client](c, "client", "disable", cl.ClientID); !got.Disabled {
+		t.Error("client disable --json: not disabled")
+	}
+	c.ok("client", "enable", cl.ClientID)
+	if got := okJSON[deleted](c, "client", "delete", cl.ClientID); !got.Deleted || got.ID != cl.ClientID {
+		t.Errorf("client delete --json: %+v", got)
+	}
+
+	keys := okJSON[[]adminapi.APIKey](c, "apikey", "list")
+	newKey := okJSON[adminapi.APIKeyWithSecret](c, "apikey", "rotate", keys[0].ID)
+	if newKey.ID == keys[0].ID || newKey.Expires.IsZero() {
+		t.Errorf("apikey rotate: %+v", newKey.APIKey)
+	}
+	if out := c.ok("apikey", "revoke", keys[0].ID); !strings.Contains(out, "no longer authenticates") {
+		t.Errorf("apikey revoke: %s", out)
+	}
+	if out := c.ok("apikey", "show", keys[0].ID); !strings.Contains(out, "Status         revoked") {
+		t.Errorf("apikey show:\n%s", out)
+	}
+	for _, id := range []string{keys[0].ID, newKey.ID} {
+		c.ok("apikey", "delete", id)
+	}
+	c.ok("admin", "delete", "--tenant", "acme", "ann")
+	c.ok("tenant", "delete", "acme")
+	if ts := okJSON[[]adminapi.Tenant](c, "tenant", "list"); len(ts) != 0 {
+		t.Errorf("tenants left: %+v", ts)
+	}
+
+	audit := c.auditLog()
+	for _, want := range []string{`"event":"credential.created"`, `"event":"credential.rotated"`, `"event":"credential.revoked"`,
+		`"event":"credential.deleted"`, `"event":"key.rotated"`, `"via":"cli"`} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit log lacks %s", want)
+		}
+	}
+}
+
+// serveAdminAPI does what serve does with the embedded store: it opens the
+// runtime, holding the store's lock, and serves the admin API on the admin
+// listener it adds to c's configuration. It returns the count of requests
+// and the server's operational log.
+func serveAdminAPI(t *testing.T, c *cli) (*atomic.Int32, *syncBuffer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(c.cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteString("listen:\n  admin: " + ln.Addr().String() + "\n")
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(c.cfgPath, c.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverLog := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	rt, err := openRuntime(context.Background(), cfg, Env{Vars: c.vars, Stderr: serverLog}, runtimeOptions{Actor: "admin_api", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Close() })
+	api, err := adminapi.NewHandler(rt.Operations, rt.AdminToken.Reveal(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := &atomic.Int32{}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		api.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return requests, serverLog
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// While a server holds the embedded store, commands go through its admin
+// API, authenticating with the token the server generated.
+func TestLockedStoreGoesThroughAdminAPI(t *testing.T) {
+	c := newCLI(t, oneRoute)
+	requests, _ := serveAdminAPI(t, c)
+
+	out := c.run("tenant", "create", "acme")
+	if out.code != 0 || !strings.Contains(out.stderr, "working through its admin API at http://127.0.0.1:") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", out.code, out.stdout, out.stderr)
+	}
+	cl := okJSON[adminapi.ClientWithSecret](c, "client", "create", "--tenant", "acme", "--name", "Entra", "--kind", "entra")
+	if list := okJSON[[]adminapi.Client](c, "client", "list"); len(list) != 1 || list[0].ClientID != cl.ClientID {
+		t.Fatalf("client list through the API: %+v", list)
+	}
+	if out := c.run("tenant", "show", "nope"); out.code != 1 || !strings.Contains(out.stderr, `tenant "nope": not found`) {
+		t.Fatalf("error through the API: exit %d, %s", out.code, out.stderr)
+	}
+	if n := requests.Load(); n != 4 {
+		t.Errorf("%d admin API requests, want 4", n)
+	}
+	if audit := c.auditLog(); !strings.Contains(audit, `"via":"admin_api"`) || strings.Contains(audit, `"via":"cli"`) {
+		t.Errorf("audit log:\n%s", audit)
+	}
+
+	// A wrong token is explained.
+	c.vars = append(c.vars, "SCIMGATE_ADMIN_TOKEN="+strings.Repeat("x", 40))
+	if out := c.run("tenant", "list"); out.code != 1 || !strings.Contains(out.stderr, "refused the admin token") {
+		t.Fatalf("wrong token: exit %d, %s", out.code, out.stderr)
+	}
+}
+
+// Secrets as printed in text and in JSON.
+var (
+	textSecret = regexp.MustCompile(`(?m)^(?:Client [Ss]ecret|API key|Password) +(\S+)$`)
+	jsonSecret = regexp.MustCompile(`"(?:client_secret|api_key|password)": "([^"]+)"`)
+)
+
+// Every secret appears in exactly one output, the one of the command that
+// made it, next to the shown-once notice; never in another command's
+// output, on stderr, in the audit log or in the server's log.
+func TestSecretsShownOnce(t *testing.T) {
+	for _, viaAPI := range []bool{false, true} {
+		name := "direct"
+		if viaAPI {
+			name = "through the admin API"
+		}
+		t.Run(name, func(t *testing.T) {
+			c := newCLI(t, oneRoute)
+			serverLog := &syncBuffer{}
+			if viaAPI {
+				_, serverLog = serveAdminAPI(t, c)
+			}
+			var outputs []output
+			runAll := func(args ...string) output {
+				out := c.run(args...)
+				if out.code != 0 {
+					t.Fatalf("scimgate %s: exit %d: %s", strings.Join(args, " "), out.code, out.stderr)
+				}
+				outputs = append(outputs, out)
+				return out
+			}
+			runAll("tenant", "create", "acme")
+			var cl adminapi.ClientWithSecret
+			var key adminapi.APIKeyWithSecret
+			mustDecode(t, runAll("client", "create", "--tenant", "acme", "--name", "Entra", "--kind", "entra", "--json").stdout, &cl)
+			runAll("client", "create", "--tenant", "acme", "--name", "API", "--kind", "api")
+			runAll("client", "rotate", cl.ClientID)
+			runAll("client", "rotate", cl.ClientID, "--json")
+			mustDecode(t, runAll("apikey", "create", "--tenant", "acme", "--name", "OneLogin", "--json").stdout, &key)
+			runAll("apikey", "create", "--tenant", "acme", "--name", "Okta")
+			runAll("apikey", "rotate", key.ID)
+			runAll("admin", "create", "--tenant", "acme", "ann")
+			runAll("admin", "passwd", "--tenant", "acme", "ann", "--json")
+			for _, args := range [][]string{{"tenant", "list"}, {"tenant", "show", "acme"}, {"client", "list"}, {"client", "show", cl.ClientID},
+				{"apikey", "list"}, {"apikey", "show", key.ID}, {"admin", "list", "--tenant", "acme"}, {"key", "list"}} {
+				runAll(args...)
+				runAll(append(args, "--json")...)
+			}
+
+			var all strings.Builder
+			for _, o := range outputs {
+				all.WriteString(o.stdout + o.stderr)
+			}
+			found := 0
+			for _, o := range outputs {
+				var secrets [][]string
+				secrets = append(secrets, textSecret.FindAllStringSubmatch(o.stdout, -1)...)
+				secrets = append(secrets, jsonSecret.FindAllStringSubmatch(o.stdout, -1)...)
+				for _, s := range secrets {
+					found++
+					if n := strings.Count(all.String(), s[1]); n != 1 {
+						t.Errorf("a secret appears %d times in the outputs", n)
+					}
+					if !strings.Contains(o.stdout+o.stderr, "shown only this once") {
+						t.Errorf("output with a secret lacks the shown-once notice:\n%s", o.stdout)
+					}
+					for where, text := range map[string]string{"stderr": o.stderr, "audit log": c.auditLog(), "server log": serverLog.String()} {
+						if strings.Contains(text, s[1]) {
+							t.Errorf("a secret leaked to the %s", where)
+						}
+					}
+				}
+			}
+			if found != 9 { // 2 clients, 2 rotations, 3 API keys, 2 passwords
+				t.Errorf("found %d secrets, want 9", found)
+			}
+		})
+	}
+}
+
+func mustDecode(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without SCIMGATE_MASTER_KEY the embedded store keeps a generated master
+// key and admin token next to the data, with a loud warning the first time.
+func TestGeneratedMasterKeyAndAdminToken(t *testing.T) {
+	c := newCLI(t, oneRoute)
+	c.vars = nil
+	first := c.run("tenant", "create", "acme")
+	if first.code != 0 || !strings.Contains(first.stderr, "WARNING") || !strings.Contains(first.stderr, "export SCIMGATE_MASTER_KEY=") {
+		t.Fatalf("first run: exit %d\n%s", first.code, first.stderr)
+	}
+	for _, name := range []string{masterKeyFile, adminTokenFile} {
+		info, err := os.Stat(filepath.Join(c.dir, "data", name))
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", name, info, err)
+		}
+	}
+	second := c.run("tenant", "list")
+	if second.code != 0 || strings.Contains(second.stderr, "WARNING") || !strings.Contains(second.stderr, "master key read from a file next to the data") {
+		t.Fatalf("second run: exit %d\n%s", second.code, second.stderr)
+	}
+	token, err := readAdminToken(filepath.Join(c.dir, "data", adminTokenFile))
+	if err != nil || len(token) < 32 {
+		t.Fatalf("admin token %q: %v", token, err)
+	}
+	if err := os.Chmod(filepath.Join(c.dir, "data", adminTokenFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.run("tenant", "list"); out.code != 1 || !strings.Contains(out.stderr, "chmod 600") {
+		t.Fatalf("readable token file: exit %d, %s", out.code, out.stderr)
+	}
+}
+
+func TestRedisNeedsSharedSecrets(t *testing.T) {
+	for name, tc := range map[string]struct {
+		vars []string
+		want string
+	}{
+		"no master key":  {nil, "SCIMGATE_MASTER_KEY is required with the redis store"},
+		"no admin token": {[]string{"SCIMGATE_MASTER_KEY=" + strings.Repeat("ab", 16) + "0123456789abcdef0123456789abcdef"}, "admin token is required with the redis store"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newCLI(t, oneRoute)
+			c.vars = append(tc.vars, "SCIMGATE_STORE_BACKEND=redis")
+			if out := c.run("tenant", "list"); out.code != 1 || !strings.Contains(out.stderr, tc.want) {
+				t.Fatalf("exit %d, %s", out.code, out.stderr)
+			}
+		})
+	}
+}
+
+// With Redis the CLI always works on the store itself.
+func TestRedisStore(t *testing.T) {
+	kv := storetest.OpenRedis(t) // a unique prefix, deleted when the test ends
+	c := newCLI(t, oneRoute)
+	c.vars = append(c.vars, "SCIMGATE_STORE_BACKEND=redis", "SCIMGATE_STORE_REDIS_URL="+storetest.RedisURL(),
+		"SCIMGATE_STORE_REDIS_PREFIX="+kv.Prefix(), "SCIMGATE_ADMIN_TOKEN="+strings.Repeat("t", 40))
+	c.ok("tenant", "create", "acme")
+	cl := okJSON[adminapi.ClientWithSecret](c, "client", "create", "--tenant", "acme", "--name", "Entra", "--kind", "entra")
+	if list := okJSON[[]adminapi.Client](c, "client", "list", "--tenant", "acme"); len(list) != 1 || list[0].ClientID != cl.ClientID {
+		t.Fatalf("client list: %+v", list)
+	}
+	if _, err := kv.Get(context.Background(), "tenants/acme"); err != nil {
+		t.Fatalf("tenant not in redis: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "data")); !os.IsNotExist(err) {
+		t.Errorf("the embedded data directory was created: %v", err)
+	}
+}

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/scimgate/scimgate/config"
+	"github.com/scimgate/scimgate/internal/adminapi"
+	"github.com/scimgate/scimgate/internal/audit"
+	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/secret"
+	"github.com/scimgate/scimgate/internal/store"
+	"github.com/scimgate/scimgate/internal/store/boltkv"
+	"github.com/scimgate/scimgate/internal/store/rediskv"
+	"github.com/scimgate/scimgate/keys"
+)
+
+// Files kept in the embedded store's data directory next to the database.
+const (
+	masterKeyFile  = "master.key"
+	adminTokenFile = "admin.token"
+)
+
+// maxAccessTokenTTL is the longest access-token lifetime credentials and
+// config allow (24h); signing keys stay published at least that long after
+// they stop signing.
+const maxAccessTokenTTL = 24 * time.Hour
+
+// Env is what a scimgate process takes from its surroundings. Commands and
+// the runtime read variables from Vars only, never from os.Getenv, so that
+// tests can run them in-process.
+type Env struct {
+	Vars   []string // NAME=value, as os.Environ()
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// lookup returns the last value of variable name in Vars.
+func (e Env) lookup(name string) (string, bool) {
+	value, found := "", false
+	for _, kv := range e.Vars {
+		if n, v, ok := strings.Cut(kv, "="); ok && n == name {
+			value, found = v, true
+		}
+	}
+	return value, found
+}
+
+// runtimeOptions are what differ between the CLI and serve.
+type runtimeOptions struct {
+	// LockTimeout bounds the wait for the embedded store's file lock;
+	// zero takes boltkv's default. The error then wraps boltkv.ErrLocked.
+	LockTimeout time.Duration
+	// Actor says in audit events how changes were made: "cli", "admin_api".
+	Actor string
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+	// AuditStdout receives audit events when audit.sink is stdout.
+	AuditStdout io.Writer
+}
+
+// Runtime is scimgate opened on its configured store: what the CLI and
+// serve both work with. Close releases it.
+type Runtime struct {
+	Config      *config.Config
+	Store       store.KV
+	Hasher      *secret.Hasher
+	Credentials *credentials.Service
+	// Keys is not started: serve starts it, the CLI only lists and changes
+	// the ring in the store.
+	Keys  *keys.Manager
+	Audit *audit.Logger
+	// Operations are the management operations over the above, recording
+	// opts.Actor in the audit log.
+	Operations *adminapi.Local
+	// AdminToken is the admin API's bearer token.
+	AdminToken config.Secret
+
+	closers []func() error // in the order to run them
+}
+
+// Close releases everything openRuntime opened.
+func (r *Runtime) Close() error {
+	var errs []error
+	for _, c := range r.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// openRuntime opens the store cfg names, obtains the master key and the
+// admin token, and builds the services on top. With the embedded store, a
+// missing master key or admin token is generated once into the data
+// directory; with Redis both must be configured, since every replica needs
+// the same ones.
+func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeOptions) (_ *Runtime, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	embedded := cfg.Store.Backend == config.BackendEmbedded
+	masterText, haveMaster := env.lookup(keys.MasterKeyEnv)
+	switch {
+	case !embedded && !haveMaster:
+		return nil, fmt.Errorf("%s is required with the redis store: every replica must use the same master key (generate one with: openssl rand -base64 32)", keys.MasterKeyEnv)
+	case !embedded && cfg.Admin.Token == "":
+		return nil, errors.New("an admin token is required with the redis store, since replicas cannot share a generated one: set SCIMGATE_ADMIN_TOKEN (or admin.token) to 32 or more random characters, e.g. openssl rand -base64 32")
+	}
+
+	rt := &Runtime{Config: cfg}
+	defer func() {
+		if err != nil {
+			_ = rt.Close() // what was opened before the failure
+		}
+	}()
+	if rt.Store, err = openStore(ctx, cfg.Store, opts.LockTimeout, log); err != nil {
+		return nil, err
+	}
+	rt.closers = append(rt.closers, rt.Store.Close)
+
+	var master []byte
+	if haveMaster {
+		if master, err = keys.ParseMasterKey(masterText); err != nil {
+			return nil, fmt.Errorf("%s: %w", keys.MasterKeyEnv, err)
+		}
+	} else if master, err = masterKeyFromFile(cfg.Store.Embedded.Path, env.Stderr, log); err != nil {
+		return nil, err
+	}
+	if rt.Hasher, err = secret.NewHasher(master); err != nil {
+		return nil, err
+	}
+	rt.Credentials = credentials.New(rt.Store, rt.Hasher, credentials.Options{Logger: log})
+	rt.Keys, err = keys.New(rt.Store, master, keys.Options{
+		Algorithm:        keys.Algorithm(cfg.Keys.Algorithm),
+		RotationInterval: cfg.Keys.RotationInterval,
+		PublishBeforeUse: cfg.Keys.PublishBeforeUse,
+		RefreshInterval:  cfg.Keys.RefreshInterval,
+		MaxTokenTTL:      maxAccessTokenTTL,
+		Leeway:           cfg.Tokens.Leeway,
+		Logger:           log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Runs first: the manager's refresh loop reads the store.
+	rt.closers = append([]func() error{func() error { rt.Keys.Close(); return nil }}, rt.closers...)
+
+	if rt.Audit, err = openAudit(cfg.Audit, opts.AuditStdout, rt); err != nil {
+		return nil, err
+	}
+	if rt.AdminToken = cfg.Admin.Token; rt.AdminToken == "" {
+		token, err := loadOrCreateAdminToken(filepath.Join(cfg.Store.Embedded.Path, adminTokenFile))
+		if err != nil {
+			return nil, err
+		}
+		rt.AdminToken = config.Secret(token)
+	}
+	rt.Operations = adminapi.NewLocal(rt.Credentials, rt.Keys, rt.Audit, adminapi.SiteOf(cfg), adminapi.LocalOptions{Actor: opts.Actor})
+	return rt, nil
+}
+
+// openStore opens the configured backend.
+func openStore(ctx context.Context, c config.Store, lockTimeout time.Duration, log *slog.Logger) (store.KV, error) {
+	if c.Backend == config.BackendEmbedded {
+		return boltkv.Open(c.Embedded.Path, boltkv.Options{LockTimeout: lockTimeout, Logger: log})
+	}
+	opts, err := redisOptions(c.Redis)
+	if err != nil {
+		return nil, err
+	}
+	return rediskv.Open(ctx, opts)
+}
+
+// redisOptions turns the configuration into rediskv options. A URL carries
+// its own credentials there, so the configured user name and password are
+// put into it; the configuration keeps the password out of the URL so that
+// the URL can be shown.
+func redisOptions(c config.Redis) (rediskv.Options, error) {
+	o := rediskv.Options{Prefix: c.Prefix}
+	if c.URL == "" {
+		o.Addrs, o.MasterName, o.Username, o.Password, o.TLS = c.Addrs, c.MasterName, c.Username, c.Password.Reveal(), c.TLS
+		return o, nil
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return o, errors.New("store.redis.url is not a URL") // config validated it; never echo it
+	}
+	user := u.User.Username()
+	if user == "" {
+		user = c.Username
+	}
+	switch {
+	case c.Password != "":
+		u.User = url.UserPassword(user, c.Password.Reveal())
+	case user != "":
+		u.User = url.User(user)
+	}
+	o.URL = u.String()
+	return o, nil
+}
+
+// masterKeyFromFile reads, or on first use creates, the master key file in
+// the data directory, warning that it defeats the purpose of encrypting the
+// signing keys at rest for anyone who can read the directory.
+func masterKeyFromFile(dir string, stderr io.Writer, log *slog.Logger) ([]byte, error) {
+	path := filepath.Join(dir, masterKeyFile)
+	key, created, err := keys.LoadOrCreateMasterKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		fmt.Fprintf(stderr, `
+!!! WARNING: no %[1]s was set, so scimgate generated a master key and saved it
+!!! NEXT TO THE DATA, in %[2]s.
+!!! The master key encrypts the signing keys and peppers every stored secret. Kept
+!!! beside the database it only protects a database file copied on its own:
+!!! anyone who can read %[3]s can use everything in it.
+!!! Move it into the environment and delete the file:
+!!!     export %[1]s="$(cat %[2]s)" && rm %[2]s
+!!! and back it up: without it every signing key, client secret and API key is lost.
+
+`, keys.MasterKeyEnv, path, dir)
+	}
+	if !created {
+		log.Warn("master key read from a file next to the data; set "+keys.MasterKeyEnv+" to keep it apart", "path", path)
+	}
+	return key, nil
+}
+
+// openAudit opens the configured audit sink and registers its closing.
+func openAudit(c config.Audit, stdout io.Writer, rt *Runtime) (*audit.Logger, error) {
+	if c.Sink != config.AuditFile {
+		if stdout == nil {
+			stdout = io.Discard
+		}
+		return audit.New(stdout), nil
+	}
+	f, err := os.OpenFile(c.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit.file: %w", err)
+	}
+	rt.closers = append(rt.closers, f.Close)
+	return audit.New(f), nil
+}
+
+// loadOrCreateAdminToken returns the token kept in the file at path,
+// creating the file (mode 0600) with a fresh 256-bit token if it is missing.
+func loadOrCreateAdminToken(path string) (string, error) {
+	token, err := readAdminToken(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return token, err
+	}
+	token = secret.New()
+	err = createExclusive(path, []byte(token+"\n"))
+	if errors.Is(err, fs.ErrExist) {
+		return readAdminToken(path) // another process made it first
+	}
+	return token, err
+}
+
+// maxTokenFile bounds what is read from the token file.
+const maxTokenFile = 4096
+
+// readAdminToken reads the generated admin token, refusing a file other
+// users can read.
+func readAdminToken(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("admin token file: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("admin token file: %w", err)
+	}
+	if perm := info.Mode().Perm(); perm&0o007 != 0 {
+		return "", fmt.Errorf("admin token file %s is accessible to other users (mode %04o); run: chmod 600 %s", path, perm, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile))
+	if err != nil {
+		return "", fmt.Errorf("admin token file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < 32 {
+		return "", fmt.Errorf("admin token file %s holds no token of 32 or more characters; delete it to have one generated", path)
+	}
+	return token, nil
+}
+
+// createExclusive writes data to path with mode 0600 unless path exists,
+// through a temporary file linked into place, so that a concurrent reader
+// never sees a partial file.
+func createExclusive(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*") // mode 0600
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Link(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/scimgate/scimgate/config"
+)
+
+func TestRedisOptions(t *testing.T) {
+	for name, tc := range map[string]struct {
+		in      config.Redis
+		wantURL string
+		addrs   string
+	}{
+		"url only":                 {config.Redis{URL: "redis://127.0.0.1:6379/0"}, "redis://127.0.0.1:6379/0", ""},
+		"password into the url":    {config.Redis{URL: "rediss://cache:6380/2", Password: "p@ss word"}, "rediss://:p%40ss%20word@cache:6380/2", ""},
+		"user and password":        {config.Redis{URL: "redis://cache:6379", Username: "app", Password: "pw"}, "redis://app:pw@cache:6379", ""},
+		"user in the url wins":     {config.Redis{URL: "redis://svc@cache:6379", Username: "app", Password: "pw"}, "redis://svc:pw@cache:6379", ""},
+		"user without password":    {config.Redis{URL: "redis://cache:6379", Username: "app"}, "redis://app@cache:6379", ""},
+		"addresses keep the parts": {config.Redis{Addrs: []string{"a:1", "b:2"}, Username: "app", Password: "pw", TLS: true}, "", "a:1,b:2"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o, err := redisOptions(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.URL != tc.wantURL || strings.Join(o.Addrs, ",") != tc.addrs {
+				t.Fatalf("got URL %q addrs %v", o.URL, o.Addrs)
+			}
+			if tc.addrs != "" && (o.Username != "app" || o.Password != "pw" || !o.TLS) {
+				t.Fatalf("addresses lost credentials or TLS: %+v", o)
+			}
+		})
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scimgate/scimgate/config"
+	scimapp "github.com/scimgate/scimgate/internal/app"
+	"github.com/scimgate/scimgate/internal/store/rediskv"
+)
+
+// usageFlushInterval is how often credentials' last-used times are written.
+const usageFlushInterval = time.Minute
+
+// runServe runs the server until ctx ends (SIGINT or SIGTERM).
+func runServe(ctx context.Context, cfgPath string, env Env) error {
+	cfg, err := config.Load(cfgPath, env.Vars)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, env.Stderr)
+	redis.SetLogger(redisLogger{log})
+	rt, err := openRuntime(ctx, cfg, env, runtimeOptions{Actor: "admin_api", Logger: log, AuditStdout: env.Stdout})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if err := rt.Keys.Start(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	deps := scimapp.Deps{KV: rt.Store, Credentials: rt.Credentials, Keys: rt.Keys, AdminToken: rt.AdminToken.Reveal(), Logger: log, Audit: rt.Audit}
+	if r, ok := rt.Store.(*rediskv.Store); ok {
+		deps.Redis = r.Client()
+	}
+	a, err := scimapp.New(cfg, deps)
+	if err != nil {
+		return err
+	}
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		rt.Credentials.RunUsageFlusher(flushCtx, usageFlushInterval)
+	}()
+	defer func() { stopFlush(); <-flushed }()
+	return a.Run(ctx, func(public, admin net.Addr) { printWelcome(env.Stderr, cfg, public, admin) })
+}
+
+// printWelcome tells a first-time operator where things are. It names the
+// admin token file, never the token.
+func printWelcome(w io.Writer, cfg *config.Config, public, admin net.Addr) {
+	tokenSource := "admin.token / SCIMGATE_ADMIN_TOKEN"
+	if cfg.Admin.Token == "" {
+		tokenSource = filepath.Join(cfg.Store.Embedded.Path, adminTokenFile)
+	}
+	var routes []string
+	for _, r := range cfg.Gateway.Routes {
+		routes = append(routes, fmt.Sprintf("    %s%s -> %s", cfg.Issuer, r.Prefix, r.Upstream))
+	}
+	if len(routes) == 0 {
+		routes = append(routes, "    (none configured: add gateway.routes to a config file, see config/example.yaml)")
+	}
+	fmt.Fprintf(w, `scimgate is running
+  issuer / token endpoint: %s/oauth2/token
+  public listener:         %s
+  admin API:               http://%s/admin/v1   (bearer token in %s)
+  SCIM routes:
+%s
+  next: scimgate tenant create acme && scimgate client create --tenant acme --name "Entra" --kind entra
+`, cfg.Issuer, public, admin, tokenSource, strings.Join(routes, "\n"))
+}
+
+// newLogger builds the operational logger (stderr), JSON by default.
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.Level}
+	if c.Format == config.LogText {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// redisLogger sends go-redis's own messages (connection errors, which it
+// otherwise prints with the standard logger) to slog.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
