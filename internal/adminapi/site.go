@@ -70,9 +70,9 @@ func (s Site) Audiences(requested []string) ([]string, error) {
 	case len(requested) == 0 && len(valid) == 1:
 		return valid, nil
 	case len(requested) == 0 && len(valid) == 0:
-		return nil, fmt.Errorf("%w: audiences: the gateway has no routes (gateway.routes), so no credential can be used yet; add a route or name the audience", credentials.ErrInvalid)
+		return nil, fmt.Errorf("%w: audiences: the gateway has no routes (gateway.routes), so no credential can be used yet; add a route or name the audience (--audience, or \"audiences\" in the admin API)", credentials.ErrInvalid)
 	case len(requested) == 0:
-		return nil, fmt.Errorf("%w: audiences: the gateway has %d routes, choose one or more of: %s", credentials.ErrInvalid, len(valid), strings.Join(valid, ", "))
+		return nil, fmt.Errorf("%w: audiences: the gateway has %d routes; name one or more (--audience, or \"audiences\" in the admin API) of: %s", credentials.ErrInvalid, len(valid), strings.Join(valid, ", "))
 	}
 	for _, a := range requested {
 		if len(valid) > 0 && !slices.Contains(valid, a) {
