@@ -41,10 +41,10 @@ whose Secret Token expires. --audience works as for 'client create'.`,
 	}
 	fs := c.Flags()
 	fs.StringVar(&req.TenantID, "tenant", "", "tenant `ID` the key belongs to (required)")
-	fs.StringVar(&req.Name, "name", "", "key name, such as \"OneLogin\" (required)")
-	fs.StringSliceVar(&scopes, "scope", nil, "allowed scopes: scim.read, scim.write, scim.full (default scim.full)")
-	fs.StringArrayVar(&req.Audiences, "audience", nil, "gateway route audience the key is for (repeatable; default: the only route's)")
-	fs.DurationVar(&ttl, "ttl", 0, "key lifetime (default: never expires)")
+	fs.StringVar(&req.Name, "name", "", "key `NAME`, such as \"OneLogin\" (required)")
+	fs.StringSliceVar(&scopes, "scope", nil, "allowed `SCOPES`: scim.read, scim.write, scim.full (default scim.full)")
+	fs.StringArrayVar(&req.Audiences, "audience", nil, "gateway route `AUDIENCE` the key is for (repeatable; default: the only route's)")
+	fs.DurationVar(&ttl, "ttl", 0, "key lifetime (`DURATION`, default: never expires)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		if err := requireFlags(c, "tenant", "name"); err != nil {
 			return err

@@ -27,7 +27,7 @@ func requireFlags(c *cobra.Command, names ...string) error {
 func secretLifetimeFlags(fs *pflag.FlagSet) func() adminapi.SecretLifetime {
 	var ttl time.Duration
 	var never bool
-	fs.DurationVar(&ttl, "secret-ttl", 0, "secret lifetime, at least 1h (default 8760h, one year)")
+	fs.DurationVar(&ttl, "secret-ttl", 0, "secret lifetime (`DURATION`), at least 1h (default 8760h, one year)")
 	fs.BoolVar(&never, "secret-never-expires", false, "make a secret that never expires")
 	return func() adminapi.SecretLifetime {
 		return adminapi.SecretLifetime{SecretTTL: adminapi.Duration(ttl), SecretNeverExpires: never}
@@ -67,13 +67,13 @@ it to the tenant.`,
 	}
 	fs := c.Flags()
 	fs.StringVar(&req.TenantID, "tenant", "", "tenant `ID` the client belongs to (required)")
-	fs.StringVar(&req.Name, "name", "", "client name, such as \"Entra ID production\" (required)")
-	fs.StringVar(&req.Kind, "kind", "", "entra, okta or api (required)")
-	fs.StringSliceVar(&scopes, "scope", nil, "allowed scopes: scim.read, scim.write, scim.full, offline_access (default: scim.full, plus offline_access for okta)")
-	fs.StringArrayVar(&req.Audiences, "audience", nil, "gateway route audience the tokens are for (repeatable; default: the only route's)")
+	fs.StringVar(&req.Name, "name", "", "client `NAME`, such as \"Entra ID production\" (required)")
+	fs.StringVar(&req.Kind, "kind", "", "`KIND`: entra, okta or api (required)")
+	fs.StringSliceVar(&scopes, "scope", nil, "allowed `SCOPES`: scim.read, scim.write, scim.full, offline_access (default: scim.full, plus offline_access for okta)")
+	fs.StringArrayVar(&req.Audiences, "audience", nil, "gateway route `AUDIENCE` the tokens are for (repeatable; default: the only route's)")
 	fs.StringVar(&req.OktaApp, "okta-app", "", "Okta app `NAME`: registers Okta's five callback URIs for it")
 	fs.StringArrayVar(&req.RedirectURIs, "redirect-uri", nil, "exact redirect `URI` for authorization-code clients (repeatable)")
-	fs.DurationVar(&accessTTL, "access-ttl", 0, "access-token lifetime, 5m to 24h; Entra 1h to 6h (default 1h)")
+	fs.DurationVar(&accessTTL, "access-ttl", 0, "access-token lifetime (`DURATION`), 5m to 24h; Entra 1h to 6h (default 1h)")
 	fs.BoolVar(&req.RequirePKCE, "require-pkce", false, "require PKCE on the authorization-code flow")
 	lifetime := secretLifetimeFlags(fs)
 	c.RunE = func(c *cobra.Command, _ []string) error {

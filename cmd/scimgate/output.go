@@ -32,6 +32,7 @@ func (a *app) print(v any, human func(w io.Writer)) error {
 	if a.json {
 		enc := json.NewEncoder(a.env.Stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(v)
 	}
 	human(a.env.Stdout)
