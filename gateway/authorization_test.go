@@ -115,3 +115,21 @@ func FuzzParseAuthorization(f *testing.F) {
 		}
 	})
 }
+
+func TestIsToken68(t *testing.T) {
+	for c := range 256 {
+		s := string([]byte{byte(c)})
+		want := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-._~+/", rune(c))
+		if got := isToken68(s); got != want {
+			t.Errorf("isToken68(%q) = %v", s, got)
+		}
+		if got := isToken68("a" + s + "=="); got != (want || c == '=') {
+			t.Errorf("isToken68(a%q==) = %v", s, got)
+		}
+	}
+	for s, want := range map[string]bool{"": false, "=": false, "a=": true, "a=b": false, "abc==": true} {
+		if isToken68(s) != want {
+			t.Errorf("isToken68(%q) != %v", s, want)
+		}
+	}
+}

@@ -225,7 +225,7 @@ func New(opts Options, deps Deps) (*Gateway, error) {
 func (g *Gateway) Register(r *mux.Router) {
 	r.SkipClean(true)
 	for _, rt := range g.routes {
-		r.Path(rt.template).Handler(rt)
+		r.NewRoute().MatcherFunc(rt.mayMatch).Path(rt.template).Handler(rt)
 	}
 	if r.NotFoundHandler == nil {
 		r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -133,7 +133,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route:        rt,
 		principal:    p,
 		target:       t,
-		requestID:    requestid.From(ctx),
+		requestID:    [1]string{requestid.From(ctx)},
 		upstreamPath: rt.upstreamPath + rest,
 		rawQuery:     res.RawQuery,
 		dialect:      res.Dialect,
@@ -141,8 +141,8 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in:           scim.Request{Method: r.Method, Path: rest, RawQuery: r.URL.RawQuery, Header: r.Header},
 		tenantInPath: vars[tenantVar],
 	}
-	if ex.requestID == "" {
-		ex.requestID = requestid.New()
+	if ex.requestID[0] == "" {
+		ex.requestID[0] = requestid.New()
 	}
 	if res.ContentType != r.Header.Get("Content-Type") {
 		ex.contentType = res.ContentType

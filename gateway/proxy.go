@@ -49,7 +49,7 @@ type exchange struct {
 	principal    *principal
 	target       target
 	tenantInPath string
-	requestID    string
+	requestID    [1]string // X-Request-Id, as the header value slice
 	upstreamPath string
 	rawQuery     string
 	contentType  string // the normalized Content-Type, or "" to keep the client's
@@ -135,7 +135,7 @@ func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
 	h[rules.tenant] = ex.principal.tenantHeader
 	h[rules.client] = ex.principal.credentialHeader
 	h[headerAuthMethod] = ex.principal.method.header
-	h[headerRequestID] = []string{ex.requestID}
+	h[headerRequestID] = ex.requestID[:]
 	h[headerIdPProfile] = profileHeader(ex.dialect)
 	for _, fh := range rt.headers {
 		h[fh.name] = fh.value
@@ -188,7 +188,14 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 
 	buf := p.bodies.Get().(*bytes.Buffer)
 	buf.Reset()
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBufferedBody+1)); err != nil {
+	var src io.Reader = resp.Body
+	if n := resp.ContentLength; n >= 0 && n <= maxBufferedBody {
+		// The transport stops at Content-Length itself.
+		buf.Grow(int(n) + bytes.MinRead)
+	} else {
+		src = io.LimitReader(resp.Body, maxBufferedBody+1)
+	}
+	if _, err := buf.ReadFrom(src); err != nil {
 		p.release(buf)
 		return fmt.Errorf("read upstream response: %w", err)
 	}

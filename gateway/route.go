@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/scim"
 )
@@ -28,6 +30,7 @@ type route struct {
 
 	prefix    string // as configured: /scim/v2, /t/{tenant}/scim/v2
 	template  string // gorilla/mux path template: prefix + {rest}
+	literal   string // the prefix up to {tenant}: what every matching path starts with
 	perTenant bool
 
 	upstream     *url.URL // scheme and host of the upstream
@@ -104,6 +107,7 @@ func compileRoute(g *Gateway, c config.Route, issuer, publicURL string) (*route,
 		prefix:               c.Prefix,
 		template:             c.Prefix + "{" + restVar + ":(?:/.*)?}",
 		perTenant:            strings.Contains(c.Prefix, "{"+tenantVar+"}"),
+		literal:              c.Prefix[:strings.Index(c.Prefix+"{", "{")],
 		upstream:             &url.URL{Scheme: u.Scheme, Host: u.Host},
 		upstreamPath:         strings.TrimSuffix(u.Path, "/"),
 		publicPrefix:         publicURL + c.Prefix,
@@ -191,6 +195,12 @@ func orderRoutes(rs []*route) {
 		}
 		return cmp.Compare(len(b.prefix), len(a.prefix))
 	})
+}
+
+// mayMatch is a gorilla/mux matcher run before the route's path regexp:
+// most requests are ruled out by a string comparison instead.
+func (rt *route) mayMatch(r *http.Request, _ *mux.RouteMatch) bool {
+	return strings.HasPrefix(r.URL.Path, rt.literal)
 }
 
 // publicBase is the public URL of the route for one request.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -61,9 +62,10 @@ const (
 )
 
 type stackOptions struct {
+	upstream  string // base URL of another upstream than the recording one
 	limits    config.GatewayLimits
 	statusTTL time.Duration
-	cacheSize int
+	cacheSize int // 0: 1000; -1: none
 }
 
 func newStack(t testing.TB, o stackOptions) *stack {
@@ -82,7 +84,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 			t.Fatal(err)
 		}
 	}
-	s.keys, err = keys.New(kv, master, keys.Options{Leeway: 30 * time.Second, MinRefetch: time.Millisecond})
+	s.keys, err = keys.New(kv, master, keys.Options{Leeway: 30 * time.Second, MinRefetch: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +110,10 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 
+	upURL := s.up.srv.URL
+	if o.upstream != "" {
+		upURL = o.upstream
+	}
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	downURL := "http://" + closed.Addr().String() + "/scim"
 	closed.Close()
@@ -119,21 +125,24 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		}
 		return r
 	}
-	cacheSize := o.cacheSize
-	if cacheSize == 0 {
+	cacheSize := o.cacheSize // -1: no verified-token cache
+	switch {
+	case cacheSize == 0:
 		cacheSize = 1000
+	case cacheSize < 0:
+		cacheSize = 0
 	}
 	s.gw, err = gateway.New(gateway.Options{
 		Issuer: s.url,
 		Leeway: 30 * time.Second,
 		Gateway: config.Gateway{TokenCacheSize: cacheSize, Routes: []config.Route{
-			route(shared, s.up.srv.URL+"/scim/v2", nil),
-			route(perTenant, s.up.srv.URL+"/scim/v2/", func(r *config.Route) { r.RawAPIKey, r.Groups = true, config.GroupsEmpty }),
-			route(advisors, s.up.srv.URL+"/advisors", func(r *config.Route) {
+			route(shared, upURL+"/scim/v2", nil),
+			route(perTenant, upURL+"/scim/v2/", func(r *config.Route) { r.RawAPIKey, r.Groups = true, config.GroupsEmpty }),
+			route(advisors, upURL+"/advisors", func(r *config.Route) {
 				r.Credentials = []config.Credential{config.CredentialAPIKey}
 				r.Headers = map[string]config.Secret{"Authorization": "Bearer " + upstreamPW}
 			}),
-			route(rooms, s.up.srv.URL+"/rooms", func(r *config.Route) {
+			route(rooms, upURL+"/rooms", func(r *config.Route) {
 				r.Credentials = []config.Credential{config.CredentialJWT}
 				r.Timeout, r.MaxBody, r.Dialect = 300*time.Millisecond, config.KiB, config.DialectOff
 			}),

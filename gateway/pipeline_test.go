@@ -1,0 +1,188 @@
+package gateway
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/scimgate/scimgate/config"
+	"github.com/scimgate/scimgate/internal/accesstoken"
+	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/secret"
+	"github.com/scimgate/scimgate/keys"
+)
+
+// The pipeline tests run the gateway in process against fakes of its
+// dependencies and a canned upstream transport, so that they measure and
+// check the gateway alone.
+
+type fakeKeys struct{ key keys.SigningKey }
+
+func (k fakeKeys) PublicKey(_ context.Context, kid string) (crypto.PublicKey, jwt.SigningMethod, error) {
+	if kid != k.key.KID {
+		return nil, nil, keys.ErrUnknownKey
+	}
+	return k.key.Key.Public(), k.key.Method, nil
+}
+
+func (k fakeKeys) Keyfunc(t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	pub, method, err := k.PublicKey(context.Background(), kid)
+	if err != nil || t.Method != method {
+		return nil, errors.New("unknown kid")
+	}
+	return pub, nil
+}
+
+type fakeCreds struct {
+	apiKey string
+	reads  int
+}
+
+func (f *fakeCreds) AuthenticateAPIKey(_ context.Context, presented string) (*credentials.APIKey, error) {
+	f.reads++
+	if presented != f.apiKey {
+		return nil, &credentials.AuthError{Reason: credentials.ReasonUnknown}
+	}
+	return &credentials.APIKey{ID: "key1", TenantID: "acme", Scopes: []string{"scim.full"}, Audiences: []string{testIssuer + "/scim/v2"}}, nil
+}
+
+func (f *fakeCreds) Tenant(_ context.Context, id string) (*credentials.Tenant, error) {
+	f.reads++
+	return &credentials.Tenant{ID: id}, nil
+}
+
+func (f *fakeCreds) Client(_ context.Context, id string) (*credentials.Client, error) {
+	f.reads++
+	return &credentials.Client{ID: id, TenantID: "acme"}, nil
+}
+
+type notRevoked struct{}
+
+func (notRevoked) Revoked(context.Context, string) (bool, error) { return false, nil }
+
+// cannedUpstream answers every round trip with one user.
+type cannedUpstream struct{ body string }
+
+func (c cannedUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{
+		StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: r,
+		Header:        http.Header{"Content-Type": {"application/scim+json"}, "Content-Length": {strconv.Itoa(len(c.body))}},
+		Body:          io.NopCloser(strings.NewReader(c.body)),
+		ContentLength: int64(len(c.body)),
+	}, nil
+}
+
+const cannedUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"2819c223","userName":"bjensen@example.com","active":true,` +
+	`"name":{"familyName":"Jensen","givenName":"Barbara"},"emails":[{"value":"bjensen@example.com","type":"work","primary":true}],` +
+	`"meta":{"resourceType":"User","location":"http://upstream.internal/scim/v2/Users/2819c223"}}`
+
+type pipeline struct {
+	h      http.Handler
+	creds  *fakeCreds
+	token  string
+	apiKey string
+}
+
+func newPipeline(tb testing.TB, dialect config.Dialect) *pipeline {
+	tb.Helper()
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sk := keys.SigningKey{KID: "k1", Method: jwt.SigningMethodES256, Key: ec}
+	apiKey, _ := secret.NewAPIKey()
+	creds := &fakeCreds{apiKey: apiKey}
+	route := config.DefaultRoute()
+	route.Prefix, route.Upstream, route.Dialect = "/scim/v2", "http://upstream.internal/scim/v2", dialect
+	g, err := New(Options{
+		Issuer:  testIssuer,
+		Gateway: config.Gateway{TokenCacheSize: 100, Routes: []config.Route{route}},
+		Limits:  config.GatewayLimits{TenantRate: 1e9, TenantBurst: 1e9, CredentialRate: 1e9, CredentialBurst: 1e9},
+	}, Deps{Keys: fakeKeys{sk}, Credentials: creds, Revocations: notRevoked{}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g.proxy.Transport = cannedUpstream{cannedUser}
+	now := time.Now()
+	token, err := accesstoken.Sign(&accesstoken.Claims{Issuer: testIssuer, Subject: "c1", Audience: accesstoken.Audience{testIssuer + "/scim/v2"},
+		ClientID: "c1", Scope: "scim.full", ID: "j1", IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix(), TenantID: "acme"}, sk)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &pipeline{h: g.Handler(), creds: creds, token: token, apiKey: apiKey}
+}
+
+// discard is a ResponseWriter that keeps the status and drops the body.
+type discard struct {
+	h      http.Header
+	status int
+	body   strings.Builder
+}
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) WriteHeader(s int)           { d.status = s }
+func (d *discard) Write(b []byte) (int, error) { d.body.Write(b); return len(b), nil }
+
+func TestPipelineCachesVerdicts(t *testing.T) {
+	p := newPipeline(t, config.DialectAuto)
+	for _, auth := range []string{"Bearer " + p.token, "Bearer " + p.apiKey} {
+		for range 3 {
+			w := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, testIssuer+"/scim/v2/Users/2819c223", nil)
+			req.Header.Set("Authorization", auth)
+			p.h.ServeHTTP(w, req)
+			if w.Code != 200 || !strings.Contains(w.Body.String(), `"location":"`+testIssuer+`/scim/v2/Users/2819c223"`) {
+				t.Fatalf("%d %s", w.Code, w.Body)
+			}
+		}
+	}
+	// One client and one tenant read for the token, one key check: the
+	// status TTL outlives this test.
+	if p.creds.reads != 3 {
+		t.Fatalf("%d credential store reads for 6 requests", p.creds.reads)
+	}
+}
+
+func benchmarkPipeline(b *testing.B, dialect config.Dialect, auth func(*pipeline) string) {
+	p := newPipeline(b, dialect)
+	req := httptest.NewRequest(http.MethodGet, testIssuer+"/scim/v2/Users/2819c223", nil)
+	req.Header.Set("Authorization", auth(p))
+	req.Header.Set("Accept", "application/scim+json")
+	req.Header.Set("User-Agent", "Microsoft.Identity.Provisioning")
+	w := &discard{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		w.body.Reset()
+		p.h.ServeHTTP(w, req)
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+}
+
+// BenchmarkPipelineJWT is the gateway's own cost of an authenticated GET
+// with a cached token, upstream round trip excluded.
+func BenchmarkPipelineJWT(b *testing.B) {
+	benchmarkPipeline(b, config.DialectAuto, func(p *pipeline) string { return "Bearer " + p.token })
+}
+
+// BenchmarkPipelineAPIKey is the same with an API key.
+func BenchmarkPipelineAPIKey(b *testing.B) {
+	benchmarkPipeline(b, config.DialectAuto, func(p *pipeline) string { return "Bearer " + p.apiKey })
+}
+
+// BenchmarkPipelineJWTDialectOff skips both normalizers.
+func BenchmarkPipelineJWTDialectOff(b *testing.B) {
+	benchmarkPipeline(b, config.DialectOff, func(p *pipeline) string { return "Bearer " + p.token })
+}
