@@ -116,6 +116,7 @@ type authenticator struct {
 	revocations Revocations
 	leeway      time.Duration
 	statusTTL   time.Duration
+	metrics     Metrics
 
 	tokens  *ttlCache[[sha256.Size]byte, *principal]
 	apiKeys *ttlCache[[sha256.Size]byte, *principal]
@@ -163,6 +164,7 @@ func (a *authenticator) accessToken(ctx context.Context, token string, rt *route
 	key := digest(token)
 	nowNano := now.UnixNano()
 	p, cached := a.tokens.get(key, nowNano)
+	a.metrics.CacheLookup("token", cached)
 	var until int64
 	if cached {
 		if !slices.Contains(p.audiences, rt.audience) {
@@ -220,6 +222,7 @@ func (a *authenticator) apiKey(ctx context.Context, presented string, rt *route,
 	key := digest(presented)
 	nowNano := now.UnixNano()
 	p, ok := a.apiKeys.get(key, nowNano)
+	a.metrics.CacheLookup("api_key", ok)
 	if !ok {
 		k, err := a.creds.AuthenticateAPIKey(ctx, presented)
 		var ae *credentials.AuthError
@@ -260,6 +263,7 @@ func apiKeyProblem(reason string) *authProblem {
 // tenant.
 func (a *authenticator) clientActive(ctx context.Context, clientID, tenant string, nowNano int64) (*authProblem, error) {
 	st, ok := a.clients.get(clientID, nowNano)
+	a.metrics.CacheLookup("client", ok)
 	if !ok {
 		v, err := a.load(ctx, "client\x00"+clientID, func(ctx context.Context) (any, error) {
 			c, err := a.creds.Client(ctx, clientID)
@@ -291,6 +295,7 @@ func (a *authenticator) clientActive(ctx context.Context, clientID, tenant strin
 // tenantActive checks that the tenant exists and is enabled.
 func (a *authenticator) tenantActive(ctx context.Context, tenant string, nowNano int64) (*authProblem, error) {
 	prob, ok := a.tenants.get(tenant, nowNano)
+	a.metrics.CacheLookup("tenant", ok)
 	if !ok {
 		v, err := a.load(ctx, "tenant\x00"+tenant, func(ctx context.Context) (any, error) {
 			t, err := a.creds.Tenant(ctx, tenant)

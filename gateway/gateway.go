@@ -92,6 +92,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Audit receives gateway.refused and the scim.* write events (nil: none).
 	Audit *audit.Logger
+	// Metrics counts cache lookups, rate-limit refusals and upstream round
+	// trips (nil: none).
+	Metrics Metrics
 }
 
 // Deps are the services the gateway calls.
@@ -122,6 +125,7 @@ type Gateway struct {
 	now        func() time.Time
 	log        *slog.Logger
 	audit      *audit.Logger
+	metrics    Metrics
 	registered atomic.Bool
 }
 
@@ -152,6 +156,9 @@ func New(opts Options, deps Deps) (*Gateway, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = noMetrics{}
+	}
 	gw := opts.Gateway
 	def := config.Default()
 	if gw.TenantHeader == "" {
@@ -175,6 +182,7 @@ func New(opts Options, deps Deps) (*Gateway, error) {
 		now:        opts.Now,
 		log:        opts.Logger,
 		audit:      opts.Audit,
+		metrics:    opts.Metrics,
 	}
 	if http.CanonicalHeaderKey(gw.TenantHeader) == http.CanonicalHeaderKey(gw.ClientHeader) {
 		return nil, errors.New("gateway: the tenant and client headers must differ")
@@ -207,6 +215,7 @@ func New(opts Options, deps Deps) (*Gateway, error) {
 		revocations: deps.Revocations,
 		leeway:      opts.Leeway,
 		statusTTL:   opts.StatusTTL,
+		metrics:     opts.Metrics,
 		tokens:      newTTLCache[[32]byte, *principal](gw.TokenCacheSize),
 		apiKeys:     newTTLCache[[32]byte, *principal](gw.TokenCacheSize),
 		tenants:     newTTLCache[string, *authProblem](statusCacheSize),

@@ -184,6 +184,7 @@ func (g *Gateway) admit(ctx context.Context, w http.ResponseWriter, p *principal
 			continue
 		}
 		if !d.Allowed {
+			g.metrics.RateLimited(l.what)
 			retry := strconv.Itoa(d.RetryAfterSeconds())
 			w.Header().Set("Retry-After", retry)
 			writeError(w, &scim.Error{Status: http.StatusTooManyRequests, Detail: "rate limit of this " + l.what + " exceeded; retry after " + retry + "s"})

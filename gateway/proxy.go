@@ -105,7 +105,7 @@ func newProxy(g *Gateway) *proxy {
 	p.bodies.New = func() any { return new(bytes.Buffer) }
 	p.ReverseProxy = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      p.transport,
+		Transport:      timedTransport{p.transport, g.metrics},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.fail,
 		BufferPool:     make(copyBuffers, freeCopyBuffers),
