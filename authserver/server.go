@@ -61,6 +61,8 @@ type Config struct {
 	Now      func() time.Time
 	Logger   *slog.Logger
 	Audit    *audit.Logger
+	// Metrics counts tokens issued and refused (nil: none).
+	Metrics TokenMetrics
 }
 
 // Deps are the services the authorization server uses.
@@ -106,6 +108,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = peerIP
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noTokenMetrics{}
 	}
 	s := &Server{cfg: cfg, deps: deps, issuerPath: strings.TrimSuffix(u.Path, "/")}
 	s.verifier = accesstoken.NewVerifier(cfg.Issuer, cfg.Leeway, deps.Keys.Keyfunc, cfg.Now)

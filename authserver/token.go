@@ -56,6 +56,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	tw := &tokenWriter{ResponseWriter: w, st: st}
 	_ = s.oauth.HandleTokenRequest(tw, r.WithContext(withState(ctx, st)))
 	if st.status == http.StatusOK {
+		s.cfg.Metrics.TokenIssued(st.grant)
 		s.cfg.Audit.Record(ctx, audit.TokenIssued, slog.String("grant", st.grant), slog.String("tenant", st.client.TenantID),
 			slog.String("client_id", st.client.ID), slog.String("scope", st.scope), slog.String("jti", st.jti))
 		return
@@ -175,6 +176,7 @@ func (s *Server) auditRefusal(ctx context.Context, st *tokenRequest, code, reaso
 	if st.client != nil {
 		attrs = append(attrs, slog.String("tenant", st.client.TenantID), slog.String("client_id", st.client.ID))
 	}
+	s.cfg.Metrics.TokenRefused(st.grant, reason)
 	s.cfg.Audit.Record(ctx, audit.TokenRefused, attrs...)
 }
 
