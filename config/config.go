@@ -66,6 +66,11 @@ type Listen struct {
 	// ShutdownTimeout is how long in-flight requests may take to finish after
 	// SIGTERM before connections are closed.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long after SIGTERM /readyz answers 503 while
+	// requests are still served as usual, before the listeners close and
+	// ShutdownTimeout starts: set it above the load balancer's health-check
+	// interval so that it stops sending requests first. 0 to 60s.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 	// ReadHeaderTimeout bounds reading the request headers (http.Server).
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	// ReadTimeout bounds reading the whole request, body included.

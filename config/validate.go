@@ -98,6 +98,7 @@ func (l *loader) listen(c *Listen) {
 	} {
 		l.positive(t.key, t.d)
 	}
+	l.within("listen.shutdown_delay", c.ShutdownDelay, 0, time.Minute)
 	if c.ReadHeaderTimeout > c.ReadTimeout && c.ReadTimeout > 0 {
 		l.problem("listen.read_header_timeout", "must not exceed listen.read_timeout (%s)", short(c.ReadTimeout))
 	}

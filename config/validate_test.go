@@ -50,6 +50,8 @@ func TestValidationErrors(t *testing.T) {
 		"trusted proxy not a CIDR": {yaml: `listen: {trusted_proxies: [10.0.0.0/8, bogus]}`, key: "listen.trusted_proxies[1]", want: `"bogus"`},
 		"read timeout zero":        {yaml: `listen: {read_timeout: 0s}`, key: "listen.read_timeout", want: "longer than 0s"},
 		"shutdown negative":        {yaml: `listen: {shutdown_timeout: -1s}`, key: "listen.shutdown_timeout", want: "longer than 0s"},
+		"shutdown delay too long":  {yaml: `listen: {shutdown_delay: 2m}`, key: "listen.shutdown_delay", want: "between 0s and 1m"},
+		"shutdown delay negative":  {yaml: `listen: {shutdown_delay: -1s}`, key: "listen.shutdown_delay", want: "between 0s and 1m"},
 		"read header over read":    {yaml: `listen: {read_header_timeout: 40s}`, key: "listen.read_header_timeout", want: "listen.read_timeout (30s)"},
 
 		"admin token short":      {yaml: `admin: {token: short}`, key: "admin.token", want: "at least 32"},
