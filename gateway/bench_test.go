@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -37,23 +38,29 @@ func fastUpstream(b *testing.B) *httptest.Server {
 	return srv
 }
 
-func benchStack(b *testing.B) (*stack, *httptest.Server) {
-	up := fastUpstream(b)
-	unlimited := config.GatewayLimits{TenantRate: 1e9, TenantBurst: 1e9, CredentialRate: 1e9, CredentialBurst: 1e9}
-	return newStack(b, stackOptions{upstream: up.URL, limits: unlimited}), up
+// unlimited keeps the rate limits out of the way of benchmarks.
+func unlimited() config.GatewayLimits {
+	return config.GatewayLimits{TenantRate: 1e9, TenantBurst: 1e9, CredentialRate: 1e9, CredentialBurst: 1e9}
 }
 
-// get sends GETs to url over one keep-alive client until b is done.
-func benchGet(b *testing.B, url, auth string) {
+func benchStack(b *testing.B) (*stack, *httptest.Server) {
+	up := fastUpstream(b)
+	return newStack(b, stackOptions{upstream: up.URL, limits: unlimited()}), up
+}
+
+// benchGet sends GETs to url, with the given header name-value pairs, over
+// one keep-alive client until b is done.
+func benchGet(b *testing.B, url string, header ...string) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.Cleanup(client.CloseIdleConnections)
 	b.ReportAllocs()
+	b.SetParallelism(8) // 16 clients on two cores, as a load generator would
 	b.ResetTimer()
 	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
 		}
 		for pb.Next() {
 			resp, err := client.Do(req)
@@ -83,28 +90,27 @@ func processCPU() time.Duration {
 // BenchmarkDirect is the baseline: the same GET straight to the upstream.
 func BenchmarkDirect(b *testing.B) {
 	up := fastUpstream(b)
-	benchGet(b, up.URL+"/scim/v2"+userPath, "")
+	benchGet(b, up.URL+"/scim/v2"+userPath)
 }
 
 // BenchmarkGatewayJWT is an authenticated GET through the gateway with a
 // token already in the verified-token cache (Entra reuses one for an hour).
 func BenchmarkGatewayJWT(b *testing.B) {
 	s, _ := benchStack(b)
-	benchGet(b, s.url+shared+userPath, bearer(s.token(s.acme)))
+	benchGet(b, s.url+shared+userPath, "Authorization", bearer(s.token(s.acme)))
 }
 
 // BenchmarkGatewayAPIKey is the same with an API key (Okta, OneLogin).
 func BenchmarkGatewayAPIKey(b *testing.B) {
 	s, _ := benchStack(b)
-	benchGet(b, s.url+shared+userPath, bearer(s.acmeKey))
+	benchGet(b, s.url+shared+userPath, "Authorization", bearer(s.acmeKey))
 }
 
 // BenchmarkGatewayJWTUncached verifies the signature on every request.
 func BenchmarkGatewayJWTUncached(b *testing.B) {
 	up := fastUpstream(b)
-	unlimited := config.GatewayLimits{TenantRate: 1e9, TenantBurst: 1e9, CredentialRate: 1e9, CredentialBurst: 1e9}
-	s := newStack(b, stackOptions{upstream: up.URL, limits: unlimited, cacheSize: -1})
-	benchGet(b, s.url+shared+userPath, bearer(s.token(s.acme)))
+	s := newStack(b, stackOptions{upstream: up.URL, limits: unlimited(), cacheSize: -1})
+	benchGet(b, s.url+shared+userPath, "Authorization", bearer(s.token(s.acme)))
 }
 
 // BenchmarkHandlerJWT calls the gateway's handler in process (no inbound
@@ -122,4 +128,39 @@ func BenchmarkHandlerJWT(b *testing.B) {
 			b.Fatalf("status %d %s", w.Code, w.Body)
 		}
 	}
+}
+
+// BenchmarkGatewayJWTDialectOff is BenchmarkGatewayJWT on a route whose
+// dialect is off: the normalizers' share is the difference.
+func BenchmarkGatewayJWTDialectOff(b *testing.B) {
+	s, _ := benchStack(b)
+	benchGet(b, s.url+rooms+userPath, "Authorization", bearer(s.token(s.acme)))
+}
+
+// The same comparison against scimtest, the upstream of the load runs: a
+// GET of one stored user, directly and through the gateway.
+
+func scimtestUser(b *testing.B, s *stack) string {
+	r := s.do(http.MethodPost, "/t/acme/scim/v2/Users", bearer(s.acmeKey), `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],`+
+		`"userName":"bjensen@example.com","externalId":"bjensen","active":true,"displayName":"Babs Jensen",`+
+		`"name":{"familyName":"Jensen","givenName":"Barbara"},"emails":[{"value":"bjensen@example.com","type":"work","primary":true}]}`)
+	var u struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &u); err != nil || r.status != http.StatusCreated {
+		b.Fatalf("create: %d %s", r.status, r.body)
+	}
+	return "/Users/" + u.ID
+}
+
+func BenchmarkDirectSCIMTest(b *testing.B) {
+	s := newStack(b, stackOptions{limits: unlimited()})
+	path := scimtestUser(b, s)
+	benchGet(b, s.up.srv.URL+"/scim/v2"+path, "X-Scim-Tenant", "acme", "X-Scim-Client", "c")
+}
+
+func BenchmarkGatewaySCIMTestJWT(b *testing.B) {
+	s := newStack(b, stackOptions{limits: unlimited()})
+	path := scimtestUser(b, s)
+	benchGet(b, s.url+"/t/acme/scim/v2"+path, "Authorization", bearer(s.token(s.acme)))
 }

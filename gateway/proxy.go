@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -176,7 +177,7 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 	public := ""
 	if loc := h["Location"]; len(loc) == 1 {
 		public = rt.publicBase(ex.tenantInPath)
-		if s, ok := rewriteURL(loc[0], rt.upstreamBase, public); ok {
+		if s, ok := rt.publicLocation(loc[0], public); ok {
 			h["Location"] = []string{s}
 		}
 	}
@@ -272,6 +273,18 @@ type streamedBody struct {
 }
 
 func (s *streamedBody) Close() error { return s.upstream.Close() }
+
+// publicLocation maps a Location the upstream sent, absolute or relative
+// to its root, into the public URL space.
+func (rt *route) publicLocation(loc, public string) (string, bool) {
+	if s, ok := rewriteURL(loc, rt.upstreamBase, public); ok {
+		return s, true
+	}
+	if strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
+		return rewriteURL(loc, rt.upstreamPath, public)
+	}
+	return loc, false
+}
 
 // rewriteURL replaces the upstream base at the start of s by public; it
 // only matches whole path segments (http://u:90 is not a base of

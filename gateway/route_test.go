@@ -237,3 +237,32 @@ func BenchmarkRouting(b *testing.B) {
 		r.ServeHTTP(w, req)
 	}
 }
+
+func TestPublicLocation(t *testing.T) {
+	rt := testRoutes(t, "/t/{tenant}/scim/v2")[0] // upstream http://upstream.internal:9000/base
+	public := rt.publicBase("acme")
+	for loc, want := range map[string]string{
+		"http://upstream.internal:9000/base/Users/1": public + "/Users/1",
+		"http://upstream.internal:9000/base":         public,
+		"http://upstream.internal:9000/base?x=1":     public + "?x=1",
+		"/base/Users/1":                              public + "/Users/1",
+		"http://upstream.internal:9000/basement/1":   "",
+		"http://upstream.internal:90/base/Users/1":   "",
+		"/basement":                                  "",
+		"//evil.example/base/Users/1":                "",
+		"https://elsewhere.example/Users/1":          "",
+	} {
+		got, ok := rt.publicLocation(loc, public)
+		if want == "" && (ok || got != loc) || want != "" && (!ok || got != want) {
+			t.Errorf("publicLocation(%q) = %q, %v; want %q", loc, got, ok, want)
+		}
+	}
+	body := []byte(`{"meta":{"location":"http://upstream.internal:9000/base/Users/1"},"$ref":"http:\/\/upstream.internal:9000\/base\/Groups\/2","x":"http://upstream.internal:9000/basement"}`)
+	want := `{"meta":{"location":"` + public + `/Users/1"},"$ref":"` + strings.ReplaceAll(public, "/", `\/`) + `\/Groups\/2","x":"http://upstream.internal:9000/basement"}`
+	if got := string(rewriteBodyURLs(body, rt, public)); got != want {
+		t.Errorf("rewriteBodyURLs:\n got %s\nwant %s", got, want)
+	}
+	if plain := []byte(`{"id":"1"}`); &rewriteBodyURLs(plain, rt, public)[0] != &plain[0] {
+		t.Error("a body without upstream URLs was copied")
+	}
+}

@@ -53,7 +53,7 @@ type clientCreds struct{ id, secret string }
 
 // Route prefixes of the test stack.
 const (
-	shared     = "/scim/v2"            // jwt and api_key, groups proxied
+	shared     = "/scim/v2"            // jwt and api_key, groups proxied to a user-only upstream
 	perTenant  = "/t/{tenant}/scim/v2" // Okta Header mode, no groups upstream
 	advisors   = "/advisors/scim"      // api_key only, with the upstream's own credential
 	rooms      = "/rooms/scim"         // jwt only, short timeout, 1 KiB bodies, dialect off
@@ -136,7 +136,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		Issuer: s.url,
 		Leeway: 30 * time.Second,
 		Gateway: config.Gateway{TokenCacheSize: cacheSize, Routes: []config.Route{
-			route(shared, upURL+"/scim/v2", nil),
+			route(shared, upURL+"/legacy", nil),
 			route(perTenant, upURL+"/scim/v2/", func(r *config.Route) { r.RawAPIKey, r.Groups = true, config.GroupsEmpty }),
 			route(advisors, upURL+"/advisors", func(r *config.Route) {
 				r.Credentials = []config.Credential{config.CredentialAPIKey}
