@@ -248,9 +248,9 @@ func TestPublicLocation(t *testing.T) {
 		"/base/Users/1":                              public + "/Users/1",
 		"http://upstream.internal:9000/basement/1":   "",
 		"http://upstream.internal:90/base/Users/1":   "",
-		"/basement":                                  "",
-		"//evil.example/base/Users/1":                "",
-		"https://elsewhere.example/Users/1":          "",
+		"/basement":                         "",
+		"//evil.example/base/Users/1":       "",
+		"https://elsewhere.example/Users/1": "",
 	} {
 		got, ok := rt.publicLocation(loc, public)
 		if want == "" && (ok || got != loc) || want != "" && (!ok || got != want) {
