@@ -20,10 +20,6 @@ type KeyRing interface {
 	Revoke(ctx context.Context, kid string) error
 }
 
-// credentialEnabled is recorded when a tenant or client is enabled again;
-// audit has no constant for it yet.
-const credentialEnabled = "credential.enabled"
-
 // Kinds of credential named in audit events.
 const (
 	kindTenant       = "tenant"
@@ -77,7 +73,7 @@ func toggleEvent(disabled bool) (event, action string) {
 	if disabled {
 		return audit.CredentialRevoked, "disable"
 	}
-	return credentialEnabled, "enable"
+	return audit.CredentialEnabled, "enable"
 }
 
 // explain turns the credentials package's refusal to act for a disabled

@@ -16,6 +16,7 @@ const (
 	CredentialCreated = "credential.created"
 	CredentialRotated = "credential.rotated"
 	CredentialRevoked = "credential.revoked"
+	CredentialEnabled = "credential.enabled"
 	CredentialDeleted = "credential.deleted"
 	TokenIssued       = "token.issued"
 	TokenRefused      = "token.refused"
