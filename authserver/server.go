@@ -1,6 +1,7 @@
 // Package authserver is scimgate's OAuth 2.0 authorization server: the token
-// endpoint (built on go-oauth2 with its unsafe defaults closed), RFC 8414
-// metadata, the JWKS, introspection and revocation.
+// endpoint (built on go-oauth2 with its unsafe defaults closed), the
+// authorization-code flow with its sign-in and consent pages for tenant
+// admins, RFC 8414 metadata, the JWKS, introspection and revocation.
 package authserver
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/scimgate/scimgate/internal/accesstoken"
 	"github.com/scimgate/scimgate/internal/audit"
 	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/grants"
 	"github.com/scimgate/scimgate/internal/ratelimit"
 	"github.com/scimgate/scimgate/keys"
 )
@@ -46,6 +48,19 @@ type Revocations interface {
 	Revoked(ctx context.Context, jti string) (bool, error)
 }
 
+// AdminAuthenticator checks a tenant admin's password at the sign-in page.
+// Failures are *credentials.AuthError.
+type AdminAuthenticator interface {
+	AuthenticateAdmin(ctx context.Context, tenantID, username, password string) (*credentials.AdminUser, error)
+}
+
+// Directory finds clients and tenants by id, without any secret, for the
+// authorization endpoint and the consent page.
+type Directory interface {
+	Client(ctx context.Context, id string) (*credentials.Client, error)
+	Tenant(ctx context.Context, id string) (*credentials.Tenant, error)
+}
+
 // Config is what the authorization server needs to know.
 type Config struct {
 	// Issuer is the public base URL: the iss of every token and the metadata issuer.
@@ -56,6 +71,11 @@ type Config struct {
 	// authentications (RFC 6749 §2.3.1 brute-force protection).
 	FailuresPerClient ratelimit.Rule
 	FailuresPerIP     ratelimit.Rule
+	// SignInFailuresPerUser and SignInFailuresPerIP bound failed admin
+	// sign-ins at the authorization endpoint; zero rules take the defaults
+	// (5 per user and 20 per address in 15 minutes).
+	SignInFailuresPerUser ratelimit.Rule
+	SignInFailuresPerIP   ratelimit.Rule
 	// ClientIP returns the caller's address; the peer address when nil.
 	ClientIP func(*http.Request) string
 	Now      func() time.Time
@@ -65,12 +85,17 @@ type Config struct {
 	Metrics TokenMetrics
 }
 
-// Deps are the services the authorization server uses.
+// Deps are the services the authorization server uses. Grants, Admins and
+// Directory together enable the authorization-code flow; with Grants nil
+// the server issues client-credentials tokens only.
 type Deps struct {
 	Clients     ClientAuthenticator
 	Keys        KeyRing
 	Revocations Revocations
 	Limiter     ratelimit.Limiter
+	Grants      *grants.Store
+	Admins      AdminAuthenticator
+	Directory   Directory
 }
 
 // Server serves the authorization server's endpoints.
@@ -82,12 +107,21 @@ type Server struct {
 	// issuerPath is the issuer URL's path; every endpoint lives under it.
 	issuerPath string
 	metadata   []byte
+	// issuerOrigin is scheme://host of the issuer: the only Origin the
+	// sign-in and consent forms accept.
+	issuerOrigin string
+	// secureCookies is true for an https issuer: cookies are then Secure
+	// and carry the __Host- prefix.
+	secureCookies bool
+	pages         *pages
 }
 
 // Paths relative to the issuer.
 const (
 	TokenPath      = "/oauth2/token"
 	AuthorizePath  = "/oauth2/authorize"
+	SignInPath     = "/oauth2/authorize/signin"
+	ConsentPath    = "/oauth2/authorize/consent"
 	IntrospectPath = "/oauth2/introspect"
 	RevokePath     = "/oauth2/revoke"
 	JWKSPath       = "/.well-known/jwks.json"
@@ -112,7 +146,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noTokenMetrics{}
 	}
-	s := &Server{cfg: cfg, deps: deps, issuerPath: strings.TrimSuffix(u.Path, "/")}
+	if cfg.SignInFailuresPerUser == (ratelimit.Rule{}) {
+		cfg.SignInFailuresPerUser = ratelimit.PerWindow(5, 15*time.Minute)
+	}
+	if cfg.SignInFailuresPerIP == (ratelimit.Rule{}) {
+		cfg.SignInFailuresPerIP = ratelimit.PerWindow(20, 15*time.Minute)
+	}
+	if deps.Grants != nil && (deps.Admins == nil || deps.Directory == nil) {
+		return nil, errors.New("authserver: the authorization-code flow needs Deps.Admins and Deps.Directory as well as Deps.Grants")
+	}
+	s := &Server{cfg: cfg, deps: deps, issuerPath: strings.TrimSuffix(u.Path, "/"),
+		issuerOrigin: u.Scheme + "://" + u.Host, secureCookies: u.Scheme == "https"}
+	if s.pages, err = newPages(); err != nil {
+		return nil, err
+	}
 	s.verifier = accesstoken.NewVerifier(cfg.Issuer, cfg.Leeway, deps.Keys.Keyfunc, cfg.Now)
 	s.metadata = s.renderMetadata()
 	s.oauth = s.newOAuthServer()
@@ -126,8 +173,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 func (s *Server) newOAuthServer() *server.Server {
 	m := manage.NewManager()
 	m.MapClientStorage(authenticatedClients{})
-	m.MapTokenStorage(statelessTokens{})
+	m.MapTokenStorage(grantTokens{s: s})
 	m.MapAccessGenerate(&tokenGenerator{s: s})
+	m.MapAuthorizeGenerate(codeGenerator{})
+	// Redeeming a code may yield a refresh token; the generator issues one
+	// only when offline_access was granted. Lifetimes come from the client
+	// (access) and internal/grants (code, refresh).
+	m.SetAuthorizeCodeTokenCfg(&manage.Config{IsGenerateRefresh: true})
+	if s.deps.Grants != nil {
+		m.SetAuthorizeCodeExp(s.deps.Grants.CodeTTL())
+	}
 	// P5: exact redirect URI match instead of the library's host-suffix test.
 	m.SetValidateURIHandler(func(registered, presented string) error {
 		if registered != presented {
@@ -140,12 +195,15 @@ func (s *Server) newOAuthServer() *server.Server {
 		AllowedResponseTypes:        []oauth2.ResponseType{oauth2.Code},
 		AllowedGrantTypes:           []oauth2.GrantType{oauth2.ClientCredentials, oauth2.AuthorizationCode, oauth2.Refreshing},
 		AllowedCodeChallengeMethods: []oauth2.CodeChallengeMethod{oauth2.CodeChallengeS256},
-	}, m)
-	// Client authentication, grant and scope policy run in handleToken before
-	// the library sees the request; these hooks hand it the results.
+	}, &strictManager{Manager: m, s: s})
+	// Client authentication, grant and scope policy run in handleToken (and,
+	// for codes, in the authorization endpoint and consent step) before the
+	// library sees the request; these hooks hand it the results.
 	srv.ClientInfoHandler = clientInfoFromState
 	srv.ClientAuthorizedHandler = func(string, oauth2.GrantType) (bool, error) { return true, nil }
 	srv.ClientScopeHandler = scopeFromState
+	srv.UserAuthorizationHandler = subjectFromState
+	srv.PreRedirectErrorHandler = s.authorizeLibraryError
 	srv.InternalErrorHandler = s.libraryInternalError
 	srv.ResponseErrorHandler = libraryErrorToRFC
 	srv.ResponseTokenHandler = writeLibraryResponse
@@ -155,6 +213,11 @@ func (s *Server) newOAuthServer() *server.Server {
 // Register mounts the endpoints on r.
 func (s *Server) Register(r *mux.Router) {
 	r.HandleFunc(s.issuerPath+TokenPath, s.handleToken)
+	if s.deps.Grants != nil {
+		r.HandleFunc(s.issuerPath+AuthorizePath, s.handleAuthorize)
+		r.HandleFunc(s.issuerPath+SignInPath, s.handleSignIn)
+		r.HandleFunc(s.issuerPath+ConsentPath, s.handleConsent)
+	}
 	r.HandleFunc(s.issuerPath+IntrospectPath, s.handleIntrospect)
 	r.HandleFunc(s.issuerPath+RevokePath, s.handleRevoke)
 	r.HandleFunc(metadataPath+s.issuerPath, s.handleMetadata).Methods(http.MethodGet, http.MethodHead)

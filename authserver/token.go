@@ -15,20 +15,37 @@ import (
 	"github.com/scimgate/scimgate/internal/accesstoken"
 	"github.com/scimgate/scimgate/internal/audit"
 	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/grants"
 )
 
-// tokenRequest is what handleToken learned about one request before handing
-// it to go-oauth2, and what it needs to know afterwards. It travels in the
-// request context.
+// tokenRequest is what handleToken (or, for authorization codes, the
+// consent step) learned about one request before handing it to go-oauth2,
+// and what it needs to know afterwards. It travels in the request context.
 type tokenRequest struct {
 	ip        string
 	grant     string
 	client    *credentials.Client
 	scope     string
 	audiences []string
+	// redirectURI is the registered redirect URI this request was checked
+	// against; go-oauth2 compares the presented one with it again (P5).
+	redirectURI string
+	// subject, authTime and presetJTI shape code-flow tokens: the admin who
+	// consented, when they signed in, and the jti chosen in advance (so a
+	// replayed code can revoke the token before it exists).
+	subject   string
+	authTime  time.Time
+	presetJTI string
+	// code is the authorization code handleToken redeemed or the consent
+	// step issued; family the refresh-token family started or rotated.
+	code   *grants.Code
+	family *grants.Family
 	// set while the response is produced
 	status  int
 	errCode string
+	// refusal is the audit reason of an error raised inside go-oauth2's
+	// call into our code, which the library's error path would drop.
+	refusal string
 	jti     string
 	expires time.Time
 }
@@ -57,11 +74,22 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	_ = s.oauth.HandleTokenRequest(tw, r.WithContext(withState(ctx, st)))
 	if st.status == http.StatusOK {
 		s.cfg.Metrics.TokenIssued(st.grant)
-		s.cfg.Audit.Record(ctx, audit.TokenIssued, slog.String("grant", st.grant), slog.String("tenant", st.client.TenantID),
-			slog.String("client_id", st.client.ID), slog.String("scope", st.scope), slog.String("jti", st.jti))
+		attrs := []slog.Attr{slog.String("grant", st.grant), slog.String("tenant", st.client.TenantID),
+			slog.String("client_id", st.client.ID), slog.String("scope", st.scope), slog.String("jti", st.jti)}
+		if st.subject != "" {
+			attrs = append(attrs, slog.String("sub", st.subject))
+		}
+		if st.family != nil {
+			attrs = append(attrs, slog.String("family", st.family.ID))
+		}
+		s.cfg.Audit.Record(ctx, audit.TokenIssued, attrs...)
 		return
 	}
-	s.auditRefusal(ctx, st, st.errCode, st.errCode)
+	reason := st.errCode
+	if st.refusal != "" {
+		reason = st.refusal
+	}
+	s.auditRefusal(ctx, st, st.errCode, reason)
 }
 
 // prepareToken does everything go-oauth2 would do unsafely or not at all:
@@ -76,7 +104,12 @@ func (s *Server) prepareToken(w http.ResponseWriter, r *http.Request, st *tokenR
 	switch st.grant {
 	case "":
 		return errInvalidRequest("grant_type is required")
-	case credentials.GrantClientCredentials, credentials.GrantAuthorizationCode, credentials.GrantRefreshToken:
+	case credentials.GrantClientCredentials:
+	case credentials.GrantAuthorizationCode, credentials.GrantRefreshToken:
+		if s.deps.Grants == nil {
+			return &oauthError{code: "unsupported_grant_type", description: "this server issues client_credentials tokens only",
+				status: http.StatusBadRequest, reason: "unsupported_grant_type"}
+		}
 	default:
 		return &oauthError{code: "unsupported_grant_type", description: "supported grant types: client_credentials, authorization_code, refresh_token",
 			status: http.StatusBadRequest, reason: "unsupported_grant_type"}
@@ -100,6 +133,14 @@ func (s *Server) prepareToken(w http.ResponseWriter, r *http.Request, st *tokenR
 		}
 		if st.audiences, e = grantAudiences(client, form.Get("resource")); e != nil {
 			return e
+		}
+	}
+	switch st.grant {
+	case credentials.GrantAuthorizationCode:
+		return s.prepareCodeGrant(r.Context(), st, form)
+	case credentials.GrantRefreshToken:
+		if form.Get("refresh_token") == "" {
+			return errInvalidRequest("refresh_token is required")
 		}
 	}
 	return nil
@@ -134,21 +175,33 @@ func grantScope(c *credentials.Client, requested string) (string, *oauthError) {
 			defaults = append(defaults, sc)
 		}
 	}
+	granted, refused := narrowScope(defaults, requested)
+	if refused != "" {
+		return "", errInvalidScope("scope %q is not allowed for this client; allowed: %s (or leave scope empty)", truncate(refused, 64), strings.Join(defaults, " "))
+	}
+	return granted, nil
+}
+
+// narrowScope grants requested out of allowed: every requested scope must be
+// allowed, or be scim.read or scim.write while scim.full is allowed.
+// Duplicates collapse; an empty request gets all of allowed. It returns the
+// first scope that is not allowed, if any.
+func narrowScope(allowed []string, requested string) (granted, refused string) {
 	if strings.TrimSpace(requested) == "" {
-		return strings.Join(defaults, " "), nil
+		return strings.Join(allowed, " "), ""
 	}
-	var granted []string
+	var out []string
 	for _, sc := range strings.Fields(requested) {
-		ok := slices.Contains(defaults, sc) ||
-			(slices.Contains(defaults, credentials.ScopeFull) && (sc == credentials.ScopeRead || sc == credentials.ScopeWrite))
+		ok := slices.Contains(allowed, sc) ||
+			(slices.Contains(allowed, credentials.ScopeFull) && (sc == credentials.ScopeRead || sc == credentials.ScopeWrite))
 		if !ok {
-			return "", errInvalidScope("scope %q is not allowed for this client; allowed: %s (or leave scope empty)", truncate(sc, 64), strings.Join(defaults, " "))
+			return "", sc
 		}
-		if !slices.Contains(granted, sc) {
-			granted = append(granted, sc)
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
 		}
 	}
-	return strings.Join(granted, " "), nil
+	return strings.Join(out, " "), ""
 }
 
 // grantAudiences picks the token audience: the one named by an RFC 8707
@@ -202,8 +255,9 @@ func scopeFromState(tgr *oauth2.TokenGenerateRequest) (bool, error) {
 }
 
 // authenticatedClients is go-oauth2's client store. It only ever returns the
-// client handleToken has already authenticated in this request, so the
-// library's own plaintext secret comparison (pitfall P1) never runs.
+// client handleToken has already authenticated (or the consent step has
+// looked up) in this request, so the library's own plaintext secret
+// comparison (pitfall P1) never runs.
 type authenticatedClients struct{}
 
 func (authenticatedClients) GetByID(ctx context.Context, id string) (oauth2.ClientInfo, error) {
@@ -211,46 +265,28 @@ func (authenticatedClients) GetByID(ctx context.Context, id string) (oauth2.Clie
 	if st == nil || st.client == nil || st.client.ID != id {
 		return nil, oerrors.ErrInvalidClient
 	}
-	return clientInfo{st.client}, nil
+	return clientInfo{c: st.client, redirectURI: st.redirectURI}, nil
 }
 
-type clientInfo struct{ c *credentials.Client }
+type clientInfo struct {
+	c           *credentials.Client
+	redirectURI string
+}
 
 func (ci clientInfo) GetID() string     { return ci.c.ID }
 func (ci clientInfo) GetSecret() string { return "" }
-func (ci clientInfo) GetDomain() string { return "" }
 func (ci clientInfo) IsPublic() bool    { return false }
 func (ci clientInfo) GetUserID() string { return "" }
+
+// GetDomain is what go-oauth2 matches a presented redirect URI against: the
+// one registered URI this request was already checked against, so the
+// library's check repeats ours exactly (P5).
+func (ci clientInfo) GetDomain() string { return ci.redirectURI }
 
 // VerifyPassword reports true because the secret was verified against the
 // stored hashes, in constant time, before the library was called; the
 // library has no secret to compare with.
 func (ci clientInfo) VerifyPassword(string) bool { return true }
-
-// statelessTokens is go-oauth2's token store for client-credentials tokens:
-// self-contained JWTs are never stored one by one (pitfall P16).
-type statelessTokens struct{}
-
-var errNoGrantStore = errors.New("authorization codes and refresh tokens are not enabled")
-
-func (statelessTokens) Create(_ context.Context, ti oauth2.TokenInfo) error {
-	if ti.GetCode() != "" || ti.GetRefresh() != "" {
-		return errNoGrantStore
-	}
-	return nil
-}
-func (statelessTokens) RemoveByCode(context.Context, string) error    { return nil }
-func (statelessTokens) RemoveByAccess(context.Context, string) error  { return nil }
-func (statelessTokens) RemoveByRefresh(context.Context, string) error { return nil }
-func (statelessTokens) GetByCode(context.Context, string) (oauth2.TokenInfo, error) {
-	return nil, oerrors.ErrInvalidAuthorizeCode
-}
-func (statelessTokens) GetByAccess(context.Context, string) (oauth2.TokenInfo, error) {
-	return nil, oerrors.ErrInvalidAccessToken
-}
-func (statelessTokens) GetByRefresh(context.Context, string) (oauth2.TokenInfo, error) {
-	return nil, oerrors.ErrInvalidRefreshToken
-}
 
 // tokenGenerator mints RFC 9068 access tokens (replacing go-oauth2's
 // generator, pitfall P9: wrong typ, no iss/jti/scope/client_id, key re-parsed
@@ -272,20 +308,34 @@ func (g *tokenGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic, 
 	if sub == "" {
 		sub = st.client.ID
 	}
+	jti := st.presetJTI
+	if jti == "" {
+		jti = accesstoken.NewID()
+	}
 	claims := &accesstoken.Claims{
 		Issuer: g.s.cfg.Issuer, Subject: sub, Audience: st.audiences, ClientID: st.client.ID,
-		Scope: ti.GetScope(), ID: accesstoken.NewID(), IssuedAt: created.Unix(),
+		Scope: ti.GetScope(), ID: jti, IssuedAt: created.Unix(),
 		ExpiresAt: created.Add(ti.GetAccessExpiresIn()).Unix(), TenantID: st.client.TenantID,
+	}
+	if !st.authTime.IsZero() {
+		claims.AuthTime = st.authTime.Unix()
 	}
 	access, err := accesstoken.Sign(claims, key)
 	if err != nil {
 		return "", "", err
 	}
 	st.jti, st.expires = claims.ID, claims.Expiry()
-	if withRefresh {
-		return "", "", errNoGrantStore
+	if !withRefresh || !grantsRefresh(st, ti.GetScope()) {
+		return access, "", nil
 	}
-	return access, "", nil
+	return access, grants.NewRefreshToken(st.code.FamilyID), nil
+}
+
+// grantsRefresh reports whether redeeming a code yields a refresh token:
+// only when offline_access was granted and the client may refresh.
+func grantsRefresh(st *tokenRequest, scope string) bool {
+	return st.code != nil && st.client.AllowsGrant(credentials.GrantRefreshToken) &&
+		slices.Contains(strings.Fields(scope), credentials.ScopeOfflineAccess)
 }
 
 // tokenWriter lets the library's response hook reach the request state.

@@ -1,0 +1,186 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/scimgate/scimgate/internal/audit"
+	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/grants"
+	"github.com/scimgate/scimgate/internal/ratelimit"
+)
+
+// showSignIn renders the sign-in page for a pending request.
+func (s *Server) showSignIn(w http.ResponseWriter, r *http.Request, status int, client *credentials.Client, p *grants.Pending, username, message string) {
+	s.render(w, status, s.pages.signIn, pageData{
+		Title: "Sign in", Action: s.issuerPath + SignInPath, CSRF: p.CSRF,
+		ClientName: client.Name, TenantName: s.tenantName(r.Context(), client.TenantID),
+		Username: username, Error: message,
+	})
+}
+
+func (s *Server) tenantName(ctx context.Context, id string) string {
+	if t, err := s.deps.Directory.Tenant(ctx, id); err == nil {
+		return t.DisplayName
+	}
+	return id
+}
+
+// wrongCredentials is the one message for every failed sign-in, so the
+// page cannot be used to learn which usernames exist.
+const wrongCredentials = "The username or password is not correct."
+
+// handleSignIn is POST /oauth2/authorize/signin. Only admins of the
+// client's own tenant can sign in for it: the tenant comes from the client,
+// never from the form.
+//
+// A successful sign-in saves the pending request again under a new id (and
+// with a new CSRF token) and drops the old one, so an id that existed
+// before authentication is worthless after it (session fixation).
+func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	form, ok := s.checkPagePost(w, r)
+	if !ok {
+		return
+	}
+	id := s.pendingID(r)
+	p, client, ok := s.pendingRequest(w, r, id, form.Get("csrf"))
+	if !ok {
+		return
+	}
+	if p.SignedIn() {
+		http.Redirect(w, r, s.issuerPath+ConsentPath, http.StatusSeeOther)
+		return
+	}
+	username, password := strings.TrimSpace(form.Get("username")), form.Get("password")
+	if username == "" || password == "" {
+		s.showSignIn(w, r, http.StatusBadRequest, client, p, username, "Enter your username and password.")
+		return
+	}
+	ip := s.cfg.ClientIP(r)
+	throttle := s.signInThrottle(ip, client.TenantID, username)
+	if retry, blocked := throttle.blocked(ctx); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		s.cfg.Audit.Record(ctx, audit.AdminSignInFailed, slog.String("tenant", client.TenantID), slog.String("username", username),
+			slog.String("client_id", client.ID), slog.String("reason", "throttled"), slog.String("ip", ip))
+		s.showSignIn(w, r, http.StatusTooManyRequests, client, p, username,
+			"Too many failed sign-in attempts. Wait "+waitText(retry)+" and try again.")
+		return
+	}
+	admin, err := s.deps.Admins.AuthenticateAdmin(ctx, client.TenantID, username, password)
+	var ae *credentials.AuthError
+	switch {
+	case errors.As(err, &ae):
+		throttle.failed(ctx)
+		s.cfg.Audit.Record(ctx, audit.AdminSignInFailed, slog.String("tenant", client.TenantID), slog.String("username", username),
+			slog.String("client_id", client.ID), slog.String("reason", ae.Reason), slog.String("ip", ip))
+		s.showSignIn(w, r, http.StatusUnauthorized, client, p, username, wrongCredentials)
+		return
+	case err != nil:
+		s.cfg.Logger.ErrorContext(ctx, "sign-in", "err", err)
+		s.showSignIn(w, r, http.StatusInternalServerError, client, p, username, "Signing in failed on our side. Try again in a moment.")
+		return
+	}
+	taken, err := s.deps.Grants.TakePending(ctx, id)
+	if err != nil {
+		s.pendingGone(w, r, err)
+		return
+	}
+	taken.TenantID, taken.Username, taken.AuthTime = client.TenantID, admin.Username, s.cfg.Now()
+	newID, saved, err := s.deps.Grants.SavePending(ctx, *taken)
+	if err != nil {
+		s.pendingGone(w, r, err)
+		return
+	}
+	s.setPendingCookie(w, newID, saved.Expires)
+	s.cfg.Audit.Record(ctx, audit.AdminSignIn, slog.String("tenant", client.TenantID), slog.String("username", admin.Username),
+		slog.String("client_id", client.ID), slog.String("ip", ip))
+	http.Redirect(w, r, s.issuerPath+ConsentPath, http.StatusSeeOther)
+}
+
+// pendingRequest loads the browser's pending request, checks the CSRF token
+// when the request is a form post, and re-reads the client, which may have
+// been disabled or changed since the authorization request began.
+func (s *Server) pendingRequest(w http.ResponseWriter, r *http.Request, id, csrf string) (*grants.Pending, *credentials.Client, bool) {
+	p, err := s.deps.Grants.Pending(r.Context(), id)
+	if err != nil {
+		s.pendingGone(w, r, err)
+		return nil, nil, false
+	}
+	if r.Method == http.MethodPost && !csrfMatches(p.CSRF, csrf) {
+		s.renderError(w, http.StatusForbidden, "Request refused", "The form has expired or was not sent from this page.", startAgain)
+		return nil, nil, false
+	}
+	client, err := s.deps.Directory.Client(r.Context(), p.ClientID)
+	if err != nil || client.Disabled || !client.AllowsGrant(credentials.GrantAuthorizationCode) {
+		s.renderError(w, http.StatusBadRequest, "This connection cannot continue", "The application is no longer available.", startAgain)
+		return nil, nil, false
+	}
+	return p, client, true
+}
+
+// pendingGone explains that the sign-in must start again: the cookie is
+// missing or the request expired or was already completed.
+func (s *Server) pendingGone(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, grants.ErrNotFound) {
+		s.cfg.Logger.ErrorContext(r.Context(), "authorization pages", "err", err)
+		s.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in could not be continued.", startAgain)
+		return
+	}
+	s.clearPendingCookie(w)
+	s.renderError(w, http.StatusBadRequest, "This sign-in has expired",
+		"The page was open too long, was already used, or cookies are blocked for this site.", startAgain)
+}
+
+func waitText(seconds int) string {
+	if seconds < 90 {
+		return strconv.Itoa(seconds) + " seconds"
+	}
+	return strconv.Itoa((seconds+59)/60) + " minutes"
+}
+
+// signInThrottle applies brute-force limits to one sign-in attempt, in the
+// same shape as client authentication: failures from an address block that
+// address; failures for a username block that username only from addresses
+// that have failed themselves, so an attacker who hammers a known username
+// cannot lock the real admin out. Only failures count.
+type signInThrottle struct {
+	s               *Server
+	ipKey, userKey  string
+	ipRule, usrRule ratelimit.Rule
+}
+
+func (s *Server) signInThrottle(ip, tenantID, username string) signInThrottle {
+	return signInThrottle{s: s, ipKey: "signin-fail:ip:" + ip, userKey: "signin-fail:user:" + tenantID + "/" + strings.ToLower(username),
+		ipRule: s.cfg.SignInFailuresPerIP, usrRule: s.cfg.SignInFailuresPerUser}
+}
+
+// blocked reports whether the attempt must be refused without checking the
+// password, and the Retry-After seconds. A limiter failure lets the attempt
+// through: argon2id still bounds the attempt rate.
+func (t signInThrottle) blocked(ctx context.Context) (int, bool) {
+	lim := t.s.deps.Limiter
+	ipState, err := lim.Peek(ctx, t.ipKey, t.ipRule)
+	if err != nil {
+		t.s.cfg.Logger.Warn("sign-in throttle unavailable", "err", err)
+		return 0, false
+	}
+	if !ipState.Allowed {
+		return ipState.RetryAfterSeconds(), true
+	}
+	if ipState.Remaining < t.ipRule.Burst {
+		if userState, err := lim.Peek(ctx, t.userKey, t.usrRule); err == nil && !userState.Allowed {
+			return userState.RetryAfterSeconds(), true
+		}
+	}
+	return 0, false
+}
+
+func (t signInThrottle) failed(ctx context.Context) {
+	_, _ = t.s.deps.Limiter.Allow(ctx, t.ipKey, t.ipRule)
+	_, _ = t.s.deps.Limiter.Allow(ctx, t.userKey, t.usrRule)
+}
