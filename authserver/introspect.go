@@ -4,11 +4,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/scimgate/scimgate/internal/accesstoken"
 	"github.com/scimgate/scimgate/internal/audit"
 	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/grants"
 )
 
 // inspect verifies a presented access token for introspection or
@@ -37,6 +39,10 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	caller, token, e := s.tokenRequestOf(w, r)
 	if e != nil {
 		s.fail(w, r, e)
+		return
+	}
+	if s.isRefreshToken(token) {
+		s.introspectRefresh(w, r, caller, token)
 		return
 	}
 	claims, err := s.inspect(r, caller, token)
@@ -68,6 +74,10 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
+	if s.isRefreshToken(token) {
+		s.revokeRefresh(w, r, caller, token)
+		return
+	}
 	claims, err := s.verifier.Verify(token, "")
 	if err != nil {
 		writeJSON(w, http.StatusOK, struct{}{})
@@ -85,6 +95,73 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	s.cfg.Audit.Record(r.Context(), audit.TokenRevoked, slog.String("tenant", caller.TenantID), slog.String("by_client_id", caller.ID),
 		slog.String("client_id", claims.ClientID), slog.String("jti", claims.ID))
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// isRefreshToken tells refresh tokens from access tokens by their prefix,
+// whatever token_type_hint says.
+func (s *Server) isRefreshToken(token string) bool {
+	return s.deps.Grants != nil && strings.HasPrefix(token, grants.RefreshPrefix)
+}
+
+// introspectRefresh answers RFC 7662 for a refresh token: active while it is
+// its family's head (or the previous head inside the grace window) and the
+// family is neither revoked nor idle past its lifetime. Another tenant's
+// token looks like garbage.
+func (s *Server) introspectRefresh(w http.ResponseWriter, r *http.Request, caller *credentials.Client, token string) {
+	f, status, err := s.deps.Grants.Inspect(r.Context(), token)
+	switch {
+	case errors.Is(err, grants.ErrNotFound):
+		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+		return
+	case err != nil:
+		s.fail(w, r, errServer(err))
+		return
+	}
+	if f.Revoked || status == grants.StatusRotated || f.TenantID != caller.TenantID {
+		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+		return
+	}
+	issued := f.Created
+	if !f.RotatedAt.IsZero() {
+		issued = f.RotatedAt
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"active": true, "scope": f.Scope, "client_id": f.ClientID, "sub": f.Subject, "iss": s.cfg.Issuer,
+		"exp": f.Expires.Unix(), "iat": issued.Unix(), "tenant_id": f.TenantID,
+	})
+}
+
+// revokeRefresh revokes the whole family of a refresh token (RFC 7009 §2.1:
+// revoking a refresh token SHOULD invalidate the access tokens of the same
+// grant) and deny-lists the access tokens it issued. Any genuine token of
+// the family counts, also a rotated-out one.
+func (s *Server) revokeRefresh(w http.ResponseWriter, r *http.Request, caller *credentials.Client, token string) {
+	ctx := r.Context()
+	f, _, err := s.deps.Grants.Inspect(ctx, token)
+	switch {
+	case errors.Is(err, grants.ErrNotFound):
+		writeJSON(w, http.StatusOK, struct{}{})
+		return
+	case err != nil:
+		s.fail(w, r, errServer(err))
+		return
+	case f.TenantID != caller.TenantID:
+		s.fail(w, r, &oauthError{code: "unauthorized_client", description: "the token was not issued to this client's tenant",
+			status: http.StatusBadRequest, reason: "other_tenant"})
+		return
+	}
+	revoked, err := s.deps.Grants.RevokeFamily(ctx, f.ID, "revoked_by_client")
+	if err != nil {
+		s.fail(w, r, errServer(err))
+		return
+	}
+	if e := s.denyFamilyAccess(ctx, revoked); e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	s.cfg.Audit.Record(ctx, audit.TokenRevoked, slog.String("tenant", caller.TenantID), slog.String("by_client_id", caller.ID),
+		slog.String("client_id", f.ClientID), slog.String("family", f.ID))
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
