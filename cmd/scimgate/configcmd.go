@@ -23,7 +23,16 @@ type checkError struct {
 }
 
 func (a *app) configCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Check configuration files"}
+	cmd := &cobra.Command{Use: "config", Short: "Check configuration files, or print a commented example"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "example",
+		Short: "Print a fully commented example configuration (every key, with its default)",
+		Args:  args(),
+		RunE: func(*cobra.Command, []string) error {
+			_, err := a.env.Stdout.Write(config.Example())
+			return err
+		},
+	})
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate FILE with the SCIMGATE_* environment, without starting anything",

@@ -496,3 +496,19 @@ func TestRedisStore(t *testing.T) {
 		t.Errorf("the embedded data directory was created: %v", err)
 	}
 }
+
+func TestConfigExampleChecksOK(t *testing.T) {
+	c := newCLI(t, oneRoute)
+	out := c.run("config", "example")
+	if out.code != 0 || !strings.Contains(out.stdout, "gateway:") {
+		t.Fatalf("config example: exit %d, stderr %q", out.code, out.stderr)
+	}
+	path := filepath.Join(t.TempDir(), "example.yaml")
+	if err := os.WriteFile(path, []byte(out.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.vars = append(c.vars, "UPSTREAM_KEY=secret")
+	if out := c.run("config", "check", path); out.code != 0 {
+		t.Fatalf("the printed example does not pass config check: %q", out.stderr)
+	}
+}
