@@ -44,53 +44,68 @@ const (
 
 // ServeHTTP runs the pipeline for one request on the route.
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g := rt.g
 	vars := mux.Vars(r)
 	rest, perr := cleanRest(vars[restVar], r.URL.RawPath)
 	if perr != nil {
 		writeError(w, perr)
 		return
 	}
-	ctx := r.Context()
-	now := g.now()
+	start := rt.g.now()
+	p, t, ok := rt.admit(w, r, vars[tenantVar], rest, start)
+	if !ok {
+		return
+	}
+	if rt.groupsEmpty && t.resource == scim.Groups {
+		answerNoGroups(w, r, t)
+		return
+	}
+	rt.forward(w, r, p, t, vars[tenantVar], rest)
+	if log := rt.g.log; log.Enabled(r.Context(), slog.LevelDebug) {
+		log.DebugContext(r.Context(), "gateway: request", "route", rt.prefix, "method", r.Method, "tenant", p.tenant,
+			"client", p.credential, "auth_method", p.method.header[0], "latency", time.Since(start))
+	}
+}
 
+// admit decides whether the request may reach the upstream: who is
+// calling, whether it is their tenant's route, whether the endpoint and
+// method exist, whether they are within their rate and scope. It has
+// answered the request when ok is false. Nothing here reads the body.
+func (rt *route) admit(w http.ResponseWriter, r *http.Request, pathTenant, rest string, now time.Time) (p *principal, t target, ok bool) {
+	g, ctx := rt.g, r.Context()
 	kind, cred, prob := parseAuthorization(r.Header["Authorization"], r.URL.RawQuery, rt.rawAPIKey)
-	var p *principal
 	if prob == nil {
 		var err error
-		p, prob, err = g.auth.authenticate(ctx, kind, cred, rt, now)
-		if err != nil {
+		if p, prob, err = g.auth.authenticate(ctx, kind, cred, rt, now); err != nil {
 			g.log.ErrorContext(ctx, "gateway: authentication unavailable", "route", rt.prefix, "err", err)
 			w.Header().Set("Retry-After", "1")
 			writeError(w, errUnavailable)
-			return
+			return nil, t, false
 		}
 	}
 	if prob != nil {
 		g.refuse(w, r, rt, prob)
-		return
+		return nil, t, false
 	}
-	if rt.perTenant && vars[tenantVar] != p.tenant {
+	if rt.perTenant && pathTenant != p.tenant {
 		// Another tenant's base URL: the same answer as a path that does
 		// not exist, so that tenants cannot be discovered.
 		g.recordRefusal(ctx, r, rt, "tenant_mismatch", http.StatusNotFound, p)
 		writeError(w, errNotFound)
-		return
+		return nil, t, false
 	}
 	t, terr := classify(rest)
-	if terr != nil {
+	switch {
+	case terr != nil:
 		writeError(w, terr)
-		return
-	}
-	write := r.Method != http.MethodGet && r.Method != http.MethodHead
-	if !t.allows(r.Method) {
+		return nil, t, false
+	case !t.allows(r.Method):
 		w.Header().Set("Allow", t.allow)
 		writeError(w, &scim.Error{Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed here; use " + t.allow})
-		return
+		return nil, t, false
+	case !g.withinRate(ctx, w, p):
+		return nil, t, false
 	}
-	if !g.admit(ctx, w, p) {
-		return
-	}
+	write := isWrite(r.Method)
 	if need := scopeFor(write); p.scopes&need == 0 {
 		g.recordRefusal(ctx, r, rt, "insufficient_scope", http.StatusForbidden, p)
 		if write {
@@ -100,13 +115,13 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("WWW-Authenticate", challengeRead)
 			writeError(w, errReadScope)
 		}
-		return
+		return nil, t, false
 	}
-	if rt.groupsEmpty && t.resource == scim.Groups {
-		answerNoGroups(w, r, t)
-		return
-	}
+	return p, t, true
+}
 
+// forward reads and normalizes the request and hands it to the proxy.
+func (rt *route) forward(w http.ResponseWriter, r *http.Request, p *principal, t target, pathTenant, rest string) {
 	body, berr := readBody(w, r, rt)
 	if berr != nil {
 		writeError(w, berr)
@@ -120,12 +135,11 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.Dialect == scim.Off {
+		// Only X-Idp-Profile uses the provider; the response normalizer
+		// stays off.
 		res.Dialect = scim.Detect(scim.Request{Header: r.Header, RawQuery: r.URL.RawQuery})
-		// Only the X-Idp-Profile header uses the detected provider; the
-		// response normalizer stays off.
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, rt.timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), rt.timeout)
 	defer cancel()
 	ex := &exchange{
 		Context:      ctx,
@@ -133,13 +147,13 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route:        rt,
 		principal:    p,
 		target:       t,
+		tenantInPath: pathTenant,
 		requestID:    [1]string{requestid.From(ctx)},
 		upstreamPath: rt.upstreamPath + rest,
 		rawQuery:     res.RawQuery,
 		dialect:      res.Dialect,
 		normalize:    rt.dialect != scim.Off,
 		in:           scim.Request{Method: r.Method, Path: rest, RawQuery: r.URL.RawQuery, Header: r.Header},
-		tenantInPath: vars[tenantVar],
 	}
 	if ex.requestID[0] == "" {
 		ex.requestID[0] = requestid.New()
@@ -147,7 +161,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if res.ContentType != r.Header.Get("Content-Type") {
 		ex.contentType = res.ContentType
 	}
-	if write {
+	if isWrite(r.Method) {
 		ex.event = writeEvent(r.Method, t, res.Body)
 	}
 	out := r.WithContext(ex)
@@ -156,12 +170,10 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.ContentLength = int64(len(res.Body))
 		out.TransferEncoding = nil
 	}
-	g.proxy.ServeHTTP(w, out)
-	if g.log.Enabled(ctx, slog.LevelDebug) {
-		g.log.DebugContext(ctx, "gateway: request", "route", rt.prefix, "method", r.Method, "tenant", p.tenant,
-			"client", p.credential, "auth_method", p.method.header[0], "latency", time.Since(now))
-	}
+	rt.g.proxy.ServeHTTP(w, out)
 }
+
+func isWrite(method string) bool { return method != http.MethodGet && method != http.MethodHead }
 
 func scopeFor(write bool) scopeSet {
 	if write {
@@ -170,10 +182,10 @@ func scopeFor(write bool) scopeSet {
 	return scopeRead
 }
 
-// admit applies the per-credential and per-tenant rate limits. A limiter
+// withinRate applies the per-credential and per-tenant rate limits. A limiter
 // failure admits the request (Kong's fault_tolerant): provisioning should
 // not stop because the limit store is down.
-func (g *Gateway) admit(ctx context.Context, w http.ResponseWriter, p *principal) bool {
+func (g *Gateway) withinRate(ctx context.Context, w http.ResponseWriter, p *principal) bool {
 	for _, l := range [...]struct {
 		key, what string
 		rule      ratelimit.Rule

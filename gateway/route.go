@@ -222,6 +222,9 @@ var errBadPath = &scim.Error{Status: http.StatusBadRequest, Detail: "the request
 // percent-encoded (even twice) and control characters are refused, so
 // nothing ever escapes the prefix or is decoded a second time upstream.
 func cleanRest(rest, rawPath string) (string, *scim.Error) {
+	if rest != "" && rest[0] != '/' {
+		return "", errBadPath // the mux template never yields this
+	}
 	if rawPath != "" && (containsFold(rawPath, "%2f") || containsFold(rawPath, "%5c")) {
 		return "", errBadPath
 	}

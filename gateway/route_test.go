@@ -266,3 +266,31 @@ func TestPublicLocation(t *testing.T) {
 		t.Error("a body without upstream URLs was copied")
 	}
 }
+
+// FuzzPath checks path hygiene on arbitrary decoded and raw paths: what
+// survives is clean, stays below the prefix, and addresses at most one
+// endpoint and one id.
+func FuzzPath(f *testing.F) {
+	for _, s := range []string{"/Users", "//Users/", "/Users/../admin", "/..%2f", "/Users/a%2fb", "/Me/x", "/Users/.search", "/Schemas/urn:x", "/\x00"} {
+		f.Add(s, "")
+		f.Add(s, "/scim/v2"+s)
+	}
+	f.Fuzz(func(t *testing.T, rest, raw string) {
+		clean, err := cleanRest(rest, raw)
+		if err != nil {
+			return
+		}
+		if clean != "" && clean[0] != '/' || strings.Contains(clean, "//") || strings.HasSuffix(clean, "/") || strings.ContainsAny(clean, "\\\x00\n\r") {
+			t.Fatalf("cleanRest(%q) = %q", rest, clean)
+		}
+		for seg := range strings.SplitSeq(clean, "/") {
+			if seg == "." || seg == ".." {
+				t.Fatalf("cleanRest(%q) = %q keeps a dot segment", rest, clean)
+			}
+		}
+		tg, cerr := classify(clean)
+		if cerr == nil && (strings.Contains(tg.id, "/") || tg.id != "" && tg.id[0] == '.' || tg.allow == "") {
+			t.Fatalf("classify(%q) = %+v", clean, tg)
+		}
+	})
+}
