@@ -453,16 +453,23 @@ func TestSignInPage(t *testing.T) {
 	}
 	csrf := csrfOf(t, page)
 
-	signIn := func(form url.Values, origin string) (int, string) {
-		b.origin = origin
-		defer func() { b.origin = ce.url }()
-		resp, page := b.post(ce.url+SignInPath, form)
+	signIn := func(form url.Values, origin string, header ...string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, ce.url+SignInPath, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, page := b.do(req)
 		return resp.StatusCode, page
 	}
 	for _, tc := range []struct {
 		name   string
 		form   url.Values
 		origin string
+		header []string
 		status int
 		text   string
 	}{
@@ -473,19 +480,22 @@ func TestSignInPage(t *testing.T) {
 		{name: "no csrf", form: url.Values{"username": {"ada"}, "password": {adminPassword}}, status: 403},
 		{name: "wrong csrf", form: url.Values{"csrf": {csrf + "x"}, "username": {"ada"}, "password": {adminPassword}}, status: 403},
 		{name: "cross-site origin", form: url.Values{"csrf": {csrf}, "username": {"ada"}, "password": {adminPassword}}, origin: "https://evil.example", status: 403},
+		{name: "cross-site fetch", form: url.Values{"csrf": {csrf}, "username": {"ada"}, "password": {adminPassword}}, header: []string{"Sec-Fetch-Site", "cross-site"}, status: 403},
+		{name: "same-site fetch", form: url.Values{"csrf": {csrf}, "username": {"ada"}, "password": {adminPassword}}, header: []string{"Sec-Fetch-Site", "same-site"}, status: 403},
 	} {
 		origin := ce.url
 		if tc.origin != "" {
 			origin = tc.origin
 		}
-		status, page := signIn(tc.form, origin)
+		status, page := signIn(tc.form, origin, tc.header...)
 		if status != tc.status || !strings.Contains(page, tc.text) || !strings.Contains(page, `role="alert"`) {
 			t.Errorf("%s: %d, want %d with %q:\n%s", tc.name, status, tc.status, tc.text, page)
 		}
 	}
-	// Without Origin (some browsers omit it) the CSRF token still protects.
-	if status, _ := signIn(url.Values{"csrf": {csrf}, "username": {"ada"}, "password": {adminPassword}}, ""); status != http.StatusSeeOther {
-		t.Fatalf("correct sign-in without Origin: %d", status)
+	// Our pages send no referrer, so a browser posts them with "Origin:
+	// null" and Sec-Fetch-Site: same-origin.
+	if status, _ := signIn(url.Values{"csrf": {csrf}, "username": {"ada"}, "password": {adminPassword}}, "null", "Sec-Fetch-Site", "same-origin"); status != http.StatusSeeOther {
+		t.Fatalf("correct sign-in as a browser sends it: %d", status)
 	}
 	// The pre-sign-in CSRF token died with the pre-sign-in request.
 	if status, _ := signIn(url.Values{"csrf": {csrf}, "username": {"ada"}, "password": {adminPassword}}, ce.url); status != http.StatusForbidden && status != 400 {

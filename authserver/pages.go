@@ -173,18 +173,18 @@ func (s *Server) pendingID(r *http.Request) string {
 // maxPageForm bounds the sign-in and consent form bodies.
 const maxPageForm = 8 << 10
 
-// checkPagePost accepts a form POST from our own pages only: POST, a form
-// body of bounded size with no repeated field, an Origin (when the browser
-// sends one) equal to the issuer's, and a CSRF token equal to the one
-// stored with the pending request (synchronizer token). It returns the
-// form or renders the refusal itself.
+// checkPagePost accepts a form POST from our own pages only: POST, sent
+// from this origin (see fromOwnPage), a form body of bounded size with no
+// repeated field. The CSRF token is checked against the pending request by
+// the caller (synchronizer token). It returns the form or renders the
+// refusal itself.
 func (s *Server) checkPagePost(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		s.renderError(w, http.StatusMethodNotAllowed, "Not available", "This page only accepts its own form.", startAgain)
 		return nil, false
 	}
-	if o := r.Header.Get("Origin"); (o != "" && o != s.issuerOrigin) || r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+	if !s.fromOwnPage(r) {
 		s.renderError(w, http.StatusForbidden, "Request refused", "The form was not sent from this site.", startAgain)
 		return nil, false
 	}
@@ -200,6 +200,19 @@ func (s *Server) checkPagePost(w http.ResponseWriter, r *http.Request) (url.Valu
 		}
 	}
 	return r.PostForm, true
+}
+
+// fromOwnPage is a second line of defence behind the CSRF token. Browsers
+// that send Sec-Fetch-Site must say same-origin. Otherwise an Origin, if
+// sent, must be the issuer's — except "null", which is what a browser sends
+// for a same-origin form post from a page with Referrer-Policy:
+// no-referrer, as ours are.
+func (s *Server) fromOwnPage(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin"
+	}
+	o := r.Header.Get("Origin")
+	return o == "" || o == "null" || o == s.issuerOrigin
 }
 
 func csrfMatches(stored, presented string) bool {
