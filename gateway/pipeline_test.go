@@ -73,10 +73,15 @@ type notRevoked struct{}
 
 func (notRevoked) Revoked(context.Context, string) (bool, error) { return false, nil }
 
-// cannedUpstream answers every round trip with one user.
-type cannedUpstream struct{ body string }
+// cannedUpstream answers every round trip with one user and keeps the
+// last request's headers.
+type cannedUpstream struct {
+	body string
+	last http.Header
+}
 
-func (c cannedUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
+func (c *cannedUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.last = r.Header
 	return &http.Response{
 		StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: r,
 		Header:        http.Header{"Content-Type": {"application/scim+json"}, "Content-Length": {strconv.Itoa(len(c.body))}},
@@ -91,12 +96,13 @@ const cannedUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"i
 
 type pipeline struct {
 	h      http.Handler
+	up     *cannedUpstream
 	creds  *fakeCreds
 	token  string
 	apiKey string
 }
 
-func newPipeline(tb testing.TB, dialect config.Dialect) *pipeline {
+func newPipeline(tb testing.TB, dialect config.Dialect, change ...func(*config.Route)) *pipeline {
 	tb.Helper()
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	sk := keys.SigningKey{KID: "k1", Method: jwt.SigningMethodES256, Key: ec}
@@ -104,6 +110,9 @@ func newPipeline(tb testing.TB, dialect config.Dialect) *pipeline {
 	creds := &fakeCreds{apiKey: apiKey}
 	route := config.DefaultRoute()
 	route.Prefix, route.Upstream, route.Dialect = "/scim/v2", "http://upstream.internal/scim/v2", dialect
+	for _, c := range change {
+		c(&route)
+	}
 	g, err := New(Options{
 		Issuer:  testIssuer,
 		Gateway: config.Gateway{TokenCacheSize: 100, Routes: []config.Route{route}},
@@ -112,14 +121,15 @@ func newPipeline(tb testing.TB, dialect config.Dialect) *pipeline {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	g.proxy.Transport = cannedUpstream{cannedUser}
+	up := &cannedUpstream{body: cannedUser}
+	g.proxy.Transport = up
 	now := time.Now()
 	token, err := accesstoken.Sign(&accesstoken.Claims{Issuer: testIssuer, Subject: "c1", Audience: accesstoken.Audience{testIssuer + "/scim/v2"},
 		ClientID: "c1", Scope: "scim.full", ID: "j1", IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix(), TenantID: "acme"}, sk)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &pipeline{h: g.Handler(), creds: creds, token: token, apiKey: apiKey}
+	return &pipeline{h: g.Handler(), up: up, creds: creds, token: token, apiKey: apiKey}
 }
 
 // discard is a ResponseWriter that keeps the status and drops the body.
@@ -150,6 +160,19 @@ func TestPipelineCachesVerdicts(t *testing.T) {
 	// status TTL outlives this test.
 	if p.creds.reads != 3 {
 		t.Fatalf("%d credential store reads for 6 requests", p.creds.reads)
+	}
+}
+
+func TestPipelineForwardsAuthorizationWhenAsked(t *testing.T) {
+	for _, forward := range []bool{false, true} {
+		p := newPipeline(t, config.DialectAuto, func(r *config.Route) { r.ForwardAuthorization = forward })
+		req := httptest.NewRequest(http.MethodGet, testIssuer+"/scim/v2/Users", nil)
+		req.Header.Set("Authorization", "Bearer "+p.apiKey)
+		w := httptest.NewRecorder()
+		p.h.ServeHTTP(w, req)
+		if got := p.up.last.Get("Authorization"); w.Code != 200 || (got != "") != forward {
+			t.Fatalf("forward_authorization %v: status %d, upstream Authorization %q", forward, w.Code, got)
+		}
 	}
 }
 
