@@ -177,8 +177,13 @@ func TestPipelineForwardsAuthorizationWhenAsked(t *testing.T) {
 }
 
 func benchmarkPipeline(b *testing.B, dialect config.Dialect, auth func(*pipeline) string) {
+	benchmarkPipelineGET(b, dialect, "/Users/2819c223", cannedUser, auth)
+}
+
+func benchmarkPipelineGET(b *testing.B, dialect config.Dialect, path, answer string, auth func(*pipeline) string) {
 	p := newPipeline(b, dialect)
-	req := httptest.NewRequest(http.MethodGet, testIssuer+"/scim/v2/Users/2819c223", nil)
+	p.up.body = answer
+	req := httptest.NewRequest(http.MethodGet, testIssuer+"/scim/v2"+path, nil)
 	req.Header.Set("Authorization", auth(p))
 	req.Header.Set("Accept", "application/scim+json")
 	req.Header.Set("User-Agent", "Microsoft.Identity.Provisioning")
@@ -208,4 +213,12 @@ func BenchmarkPipelineAPIKey(b *testing.B) {
 // BenchmarkPipelineJWTDialectOff skips both normalizers.
 func BenchmarkPipelineJWTDialectOff(b *testing.B) {
 	benchmarkPipeline(b, config.DialectOff, func(p *pipeline) string { return "Bearer " + p.token })
+}
+
+// BenchmarkPipelineEntraProbe is Entra's most frequent request: a filter
+// on the matching attribute that finds nobody.
+func BenchmarkPipelineEntraProbe(b *testing.B) {
+	benchmarkPipelineGET(b, config.DialectAuto, "/Users?filter=userName+eq+%227d420df3-9995-4831-a406-ecf8166f5f6a%22",
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"startIndex":1,"itemsPerPage":0,"Resources":[]}`,
+		func(p *pipeline) string { return "Bearer " + p.token })
 }
