@@ -162,7 +162,7 @@ func (b *browser) post(u string, form url.Values) (*http.Response, string) {
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-func csrfOf(t *testing.T, page string) string {
+func csrfOf(t testing.TB, page string) string {
 	t.Helper()
 	m := csrfField.FindStringSubmatch(page)
 	if m == nil {
@@ -186,7 +186,7 @@ func (ce *codeEnv) authorizeQuery(extra ...string) url.Values {
 }
 
 // signIn opens the authorize URL and signs in; it returns the consent page.
-func (ce *codeEnv) signIn(t *testing.T, b *browser, q url.Values, username string) string {
+func (ce *codeEnv) signIn(t testing.TB, b *browser, q url.Values, username string) string {
 	t.Helper()
 	resp, page := b.get(ce.url + AuthorizePath + "?" + q.Encode())
 	if resp.StatusCode != 200 {
@@ -205,7 +205,7 @@ func (ce *codeEnv) signIn(t *testing.T, b *browser, q url.Values, username strin
 
 // authorize runs the whole browser part and returns where the admin was
 // sent back to.
-func (ce *codeEnv) authorize(t *testing.T, q url.Values, decision string) *url.URL {
+func (ce *codeEnv) authorize(t testing.TB, q url.Values, decision string) *url.URL {
 	t.Helper()
 	b := ce.browser(t)
 	page := ce.signIn(t, b, q, "ada")
@@ -220,7 +220,7 @@ func (ce *codeEnv) authorize(t *testing.T, q url.Values, decision string) *url.U
 	return loc
 }
 
-func (ce *codeEnv) code(t *testing.T, q url.Values) string {
+func (ce *codeEnv) code(t testing.TB, q url.Values) string {
 	t.Helper()
 	loc := ce.authorize(t, q, "allow")
 	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != oktaCallback || loc.Query().Get("state") != q.Get("state") {
@@ -767,7 +767,7 @@ func parallel(n int, fn func() int) map[int]int {
 	return out
 }
 
-func (ce *codeEnv) tokens(t *testing.T) map[string]any {
+func (ce *codeEnv) tokens(t testing.TB) map[string]any {
 	t.Helper()
 	status, _, body := ce.post(TokenPath, codeForm(ce.code(t, ce.authorizeQuery())), ce.oktaAuth())
 	if status != 200 {
