@@ -174,10 +174,8 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 	h := resp.Header
 	// The client sees the request id of the gateway (requestid.Middleware).
 	delete(h, headerRequestID)
-	public := ""
 	if loc := h["Location"]; len(loc) == 1 {
-		public = rt.publicBase(ex.tenantInPath)
-		if s, ok := rt.publicLocation(loc[0], public); ok {
+		if s, ok := rt.publicLocation(loc[0], rt.publicBase(ex.tenantInPath)); ok {
 			h["Location"] = []string{s}
 		}
 	}
@@ -220,10 +218,7 @@ func (p *proxy) modifyResponse(resp *http.Response) error {
 		}
 		body, status = out.Body, out.Status
 	}
-	if public == "" {
-		public = rt.publicBase(ex.tenantInPath)
-	}
-	body = rewriteBodyURLs(body, rt, public)
+	body = rewriteBodyURLs(body, rt, ex.tenantInPath)
 	p.g.recordWrite(ex, status, h, body)
 
 	if len(body) == 0 {
@@ -305,12 +300,12 @@ func isURLBoundary(c byte) bool {
 // without the upstream base (the usual case: upstreams that know their
 // public URL, or answer relative URLs) are returned as they are after one
 // scan.
-func rewriteBodyURLs(body []byte, rt *route, public string) []byte {
+func rewriteBodyURLs(body []byte, rt *route, tenant string) []byte {
 	if bytes.Contains(body, rt.upstreamBaseBytes) {
-		body = replaceURLPrefix(body, rt.upstreamBaseBytes, public)
+		body = replaceURLPrefix(body, rt.upstreamBaseBytes, rt.publicBase(tenant))
 	}
 	if bytes.Contains(body, rt.upstreamBaseEscapedBytes) {
-		body = replaceURLPrefix(body, rt.upstreamBaseEscapedBytes, escapeSlashes(public))
+		body = replaceURLPrefix(body, rt.upstreamBaseEscapedBytes, escapeSlashes(rt.publicBase(tenant)))
 	}
 	return body
 }

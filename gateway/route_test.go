@@ -259,10 +259,10 @@ func TestPublicLocation(t *testing.T) {
 	}
 	body := []byte(`{"meta":{"location":"http://upstream.internal:9000/base/Users/1"},"$ref":"http:\/\/upstream.internal:9000\/base\/Groups\/2","x":"http://upstream.internal:9000/basement"}`)
 	want := `{"meta":{"location":"` + public + `/Users/1"},"$ref":"` + strings.ReplaceAll(public, "/", `\/`) + `\/Groups\/2","x":"http://upstream.internal:9000/basement"}`
-	if got := string(rewriteBodyURLs(body, rt, public)); got != want {
+	if got := string(rewriteBodyURLs(body, rt, "acme")); got != want {
 		t.Errorf("rewriteBodyURLs:\n got %s\nwant %s", got, want)
 	}
-	if plain := []byte(`{"id":"1"}`); &rewriteBodyURLs(plain, rt, public)[0] != &plain[0] {
+	if plain := []byte(`{"id":"1"}`); &rewriteBodyURLs(plain, rt, "acme")[0] != &plain[0] {
 		t.Error("a body without upstream URLs was copied")
 	}
 }
