@@ -107,8 +107,8 @@ type Server struct {
 	// issuerPath is the issuer URL's path; every endpoint lives under it.
 	issuerPath string
 	metadata   []byte
-	// issuerOrigin is scheme://host of the issuer: the only Origin the
-	// sign-in and consent forms accept.
+	// issuerOrigin is scheme://host of the issuer: the Origin the sign-in
+	// and consent forms accept (besides "null", see fromOwnPage).
 	issuerOrigin string
 	// secureCookies is true for an https issuer: cookies are then Secure
 	// and carry the __Host- prefix.
