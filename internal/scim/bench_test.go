@@ -56,3 +56,24 @@ func BenchmarkResponseList(b *testing.B) {
 		NormalizeResponse(Entra, req, Response{Status: 200, ContentType: MediaTypeSCIM, Body: body})
 	}
 }
+
+// responseUser is what a typical upstream answers for one user: meta with
+// its own public location, a name and a work email.
+const responseUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"2819c223-7f76-453a-919d-413861904646",` +
+	`"externalId":"0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef","userName":"ann@example.com","active":true,` +
+	`"name":{"givenName":"Ann","familyName":"Example"},"emails":[{"value":"ann@example.com","type":"work","primary":true}],` +
+	`"meta":{"resourceType":"User","created":"2026-01-02T03:04:05Z","lastModified":"2026-01-02T03:04:05Z",` +
+	`"location":"https://users.example.com/scim/v2/Users/2819c223-7f76-453a-919d-413861904646"}}`
+
+// BenchmarkResponseUserList is the answer to Entra's lookup of one user by
+// userName, already canonical: the normalizer's common case, nothing to
+// rewrite.
+func BenchmarkResponseUserList(b *testing.B) {
+	body := []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":1,"itemsPerPage":1,"startIndex":1,"Resources":[` + responseUser + `]}`)
+	req := Request{Method: "GET", Path: "/Users", RawQuery: "filter=userName+eq+%22ann%40example.com%22", Header: http.Header{"Accept": {MediaTypeSCIM}}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		NormalizeResponse(Auto, req, Response{Status: 200, ContentType: MediaTypeSCIM, Body: body})
+	}
+}

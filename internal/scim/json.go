@@ -39,7 +39,8 @@ const (
 // parseJSON parses a document that is valid JSON (callers check json.Valid
 // first, which also bounds the nesting depth to encoding/json's limit).
 func parseJSON(data []byte) (*node, bool) {
-	p := jsonParser{data: data}
+	p := jsonParser{data: data, slabSize: len(data)/24 + 8,
+		memberStack: make([]member, 0, 32), elemStack: make([]*node, 0, 16)}
 	n, ok := p.value()
 	if !ok {
 		return nil, false
@@ -48,18 +49,63 @@ func parseJSON(data []byte) (*node, bool) {
 	return n, p.pos == len(p.data)
 }
 
+// jsonParser builds a tree with a handful of allocations whatever the size
+// of the document: nodes, object members and array elements are carved
+// from slabs sized after the document, and the members and elements of an
+// object or array being parsed wait on a stack until its end, when their
+// number is known.
 type jsonParser struct {
-	data []byte
-	pos  int
-	slab []node // nodes are carved from here to save one allocation each
+	data     []byte
+	pos      int
+	slabSize int // nodes per slab: about one per 24 bytes of document
+	nodes    []node
+	members  []member // slab
+	elems    []*node  // slab
+	// Pending members and elements of the objects and arrays being parsed,
+	// innermost last.
+	memberStack []member
+	elemStack   []*node
 }
 
 func (p *jsonParser) alloc(n node) *node {
-	if len(p.slab) == cap(p.slab) {
-		p.slab = make([]node, 0, 16)
+	if len(p.nodes) == cap(p.nodes) {
+		p.nodes = make([]node, 0, p.slabSize)
 	}
-	p.slab = append(p.slab, n)
-	return &p.slab[len(p.slab)-1]
+	p.nodes = append(p.nodes, n)
+	return &p.nodes[len(p.nodes)-1]
+}
+
+// carve returns a slice of exactly n free places of *slab, so that an
+// append to it copies instead of overwriting a neighbour.
+func carve[T any](slab *[]T, n, size int) []T {
+	if cap(*slab)-len(*slab) < n {
+		*slab = make([]T, 0, max(n, size))
+	}
+	start := len(*slab)
+	*slab = (*slab)[:start+n]
+	return (*slab)[start : start+n : start+n]
+}
+
+// popMembers moves the members pending above base into the slab.
+func (p *jsonParser) popMembers(base int) []member {
+	if len(p.memberStack) == base {
+		return nil
+	}
+	out := carve(&p.members, len(p.memberStack)-base, p.slabSize)
+	copy(out, p.memberStack[base:])
+	p.memberStack = p.memberStack[:base]
+	return out
+}
+
+// popElems moves the elements pending above base into the slab.
+func (p *jsonParser) popElems(base int) []*node {
+	if len(p.elemStack) == base {
+		return nil
+	}
+	out := carve(&p.elems, len(p.elemStack)-base, p.slabSize/2)
+	copy(out, p.elemStack[base:])
+	p.elemStack = p.elemStack[:base]
+	return out
 }
 
 func (p *jsonParser) space() {
@@ -136,10 +182,13 @@ func (p *jsonParser) string() (raw []byte, s string, ok bool) {
 				}
 				return raw, string(inner), true
 			}
-			if err := json.Unmarshal(raw, &s); err != nil {
+			// A variable of its own: taking the result's address would
+			// move it to the heap on every call, escaped or not.
+			var unescaped string
+			if err := json.Unmarshal(raw, &unescaped); err != nil {
 				return nil, "", false
 			}
-			return raw, s, true
+			return raw, unescaped, true
 		}
 		p.pos++
 	}
@@ -154,12 +203,13 @@ func (p *jsonParser) array() (*node, bool) {
 		p.pos++
 		return n, true
 	}
+	base := len(p.elemStack)
 	for {
 		v, ok := p.value()
 		if !ok {
 			return nil, false
 		}
-		n.elems = append(n.elems, v)
+		p.elemStack = append(p.elemStack, v)
 		p.space()
 		if p.pos >= len(p.data) {
 			return nil, false
@@ -167,6 +217,7 @@ func (p *jsonParser) array() (*node, bool) {
 		c := p.data[p.pos]
 		p.pos++
 		if c == ']' {
+			n.elems = p.popElems(base)
 			return n, true
 		}
 		if c != ',' {
@@ -183,6 +234,7 @@ func (p *jsonParser) object() (*node, bool) {
 		p.pos++
 		return n, true
 	}
+	base := len(p.memberStack)
 	for {
 		p.space()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
@@ -201,7 +253,7 @@ func (p *jsonParser) object() (*node, bool) {
 		if !ok {
 			return nil, false
 		}
-		n.members = append(n.members, member{key: key, rawKey: raw, val: v})
+		p.memberStack = append(p.memberStack, member{key: key, rawKey: raw, val: v})
 		p.space()
 		if p.pos >= len(p.data) {
 			return nil, false
@@ -209,6 +261,7 @@ func (p *jsonParser) object() (*node, bool) {
 		c := p.data[p.pos]
 		p.pos++
 		if c == '}' {
+			n.members = p.popMembers(base)
 			return n, true
 		}
 		if c != ',' {

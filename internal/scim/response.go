@@ -77,7 +77,9 @@ func NormalizeResponse(d Dialect, req Request, resp Response) (Response, []Rewri
 	case resp.Status >= 200 && resp.Status < 300 && collection && len(resp.Body) > 0:
 		out.Body = n.successBody(res, req.RawQuery, resp.Body)
 	}
-	if len(out.Body) > 0 && json.Valid(out.Body) && out.ContentType != media {
+	// The media type first: it is usually right already, and then the body
+	// need not be validated a second time.
+	if len(out.Body) > 0 && out.ContentType != media && json.Valid(out.Body) {
 		out.ContentType = media
 		n.rw.add(RewriteContentType)
 	}
