@@ -1,7 +1,7 @@
 // Package app assembles a running scimgate from configuration and opened
 // stores: it builds the authorization server, the gateway and the admin API,
-// serves them on the public and admin listeners, and shuts them down
-// gracefully.
+// serves them on the public and admin listeners with health checks, metrics
+// and request logging, and shuts them down gracefully.
 package app
 
 import (
@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -27,6 +29,7 @@ import (
 	"github.com/scimgate/scimgate/internal/clientip"
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/denylist"
+	"github.com/scimgate/scimgate/internal/metrics"
 	"github.com/scimgate/scimgate/internal/ratelimit"
 	"github.com/scimgate/scimgate/internal/requestid"
 	"github.com/scimgate/scimgate/internal/scim/scimtest"
@@ -44,17 +47,26 @@ type Deps struct {
 	Credentials *credentials.Service
 	Keys        *keys.Manager
 	AdminToken  string
-	Logger      *slog.Logger
-	Audit       *audit.Logger
+	// Logger is the operational log; logging.New adds the request id to
+	// each line about a request. Nil discards.
+	Logger *slog.Logger
+	Audit  *audit.Logger
+	// Version is reported by the scimgate_build_info metric.
+	Version string
 }
 
 // App is a configured scimgate, ready to Run.
 type App struct {
-	cfg    *config.Config
-	deps   Deps
-	public http.Handler
-	admin  http.Handler
-	ready  []func(context.Context) error
+	cfg     *config.Config
+	deps    Deps
+	log     *slog.Logger
+	metrics *metrics.Metrics // nil when metrics are disabled
+	gateway *gateway.Gateway
+	public  http.Handler
+	admin   http.Handler
+	ready   []func(context.Context) error
+	// draining is set when shutdown begins: /readyz fails from then on.
+	draining atomic.Bool
 	// closers stop what New started (the built-in upstreams).
 	closers []func() error
 }
@@ -65,33 +77,45 @@ const revocationPropagation = 500 * time.Millisecond
 
 // New builds the handlers.
 func New(cfg *config.Config, deps Deps) (*App, error) {
-	a := &App{cfg: cfg, deps: deps}
-	ips := clientip.New(cfg.Listen.TrustedProxies)
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &App{cfg: cfg, deps: deps, log: deps.Logger}
+	if cfg.Metrics.Enabled {
+		a.metrics = metrics.New(deps.Version)
+	}
 	deny := denylist.New(deps.KV, denylist.Options{NegativeTTL: revocationPropagation})
 	limiter := a.limiter()
 
-	as, err := authserver.New(authserver.Config{
+	// The client address is resolved once, by clientAddress below, into
+	// RemoteAddr: the token endpoint's throttles, the gateway's audit
+	// events and the request log all read it from there.
+	asCfg := authserver.Config{
 		Issuer:            cfg.Issuer,
 		Leeway:            cfg.Tokens.Leeway,
 		FailuresPerClient: ratelimit.PerWindow(cfg.RateLimit.Token.FailuresPerClient, cfg.RateLimit.Token.Window),
 		FailuresPerIP:     ratelimit.PerWindow(cfg.RateLimit.Token.FailuresPerIP, cfg.RateLimit.Token.Window),
-		ClientIP:          ips.IP,
 		Logger:            deps.Logger,
 		Audit:             deps.Audit,
-	}, authserver.Deps{Clients: deps.Credentials, Keys: deps.Keys, Revocations: deny, Limiter: limiter})
-	if err != nil {
-		return nil, err
 	}
-
-	gwCfg, err := a.startDemoUpstreams(cfg.Gateway)
-	if err != nil {
-		return nil, err
-	}
-	gw, err := gateway.New(gateway.Options{
-		Issuer: cfg.Issuer, Leeway: cfg.Tokens.Leeway, Gateway: gwCfg, Limits: cfg.RateLimit.Gateway,
+	gwOpts := gateway.Options{
+		Issuer: cfg.Issuer, Leeway: cfg.Tokens.Leeway, Limits: cfg.RateLimit.Gateway,
 		StatusTTL: revocationPropagation, Logger: deps.Logger, Audit: deps.Audit,
-	}, gateway.Deps{Keys: deps.Keys, Credentials: deps.Credentials, Revocations: deny, Limiter: limiter})
+	}
+	if a.metrics != nil {
+		asCfg.Metrics, gwOpts.Metrics = a.metrics, a.metrics
+	}
+	as, err := authserver.New(asCfg, authserver.Deps{Clients: deps.Credentials, Keys: deps.Keys, Revocations: deny, Limiter: limiter})
 	if err != nil {
+		return nil, err
+	}
+	if gwOpts.Gateway, err = a.startDemoUpstreams(cfg.Gateway); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.gateway, err = gateway.New(gwOpts, gateway.Deps{Keys: deps.Keys, Credentials: deps.Credentials, Revocations: deny, Limiter: limiter})
+	if err != nil {
+		a.close()
 		return nil, err
 	}
 
@@ -99,24 +123,43 @@ func New(cfg *config.Config, deps Deps) (*App, error) {
 	public.HandleFunc("/healthz", a.healthz).Methods(http.MethodGet, http.MethodHead)
 	public.HandleFunc("/readyz", a.readyz).Methods(http.MethodGet, http.MethodHead)
 	as.Register(public)
-	gw.Register(public)
-	a.public = requestid.Middleware(public)
+	a.gateway.Register(public)
+	if err := a.observeRoutes(public); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.public = requestid.Middleware(clientAddress(clientip.New(cfg.Listen.TrustedProxies), public))
 	a.ready = append(a.ready, func(ctx context.Context) error { return deps.KV.Ping(ctx) },
 		func(context.Context) error { return deps.Keys.Ready() },
-		func(context.Context) error { return gw.Ready() })
+		func(context.Context) error { return a.gateway.Ready() })
 
 	ops := adminapi.NewLocal(deps.Credentials, deps.Keys, deps.Audit, adminapi.SiteOf(cfg), adminapi.LocalOptions{Actor: "admin_api"})
 	adminHandler, err := adminapi.NewHandler(ops, deps.AdminToken, deps.Logger)
 	if err != nil {
+		a.close()
 		return nil, err
 	}
 	admin := http.NewServeMux()
-	admin.Handle("/admin/", adminHandler)
+	admin.Handle(adminapi.PathPrefix+"/", adminHandler)
 	admin.HandleFunc("/healthz", a.healthz)
 	admin.HandleFunc("/readyz", a.readyz)
+	if a.metrics != nil {
+		admin.Handle("GET /metrics", a.metrics.Handler())
+	}
+	if cfg.Pprof.Enabled {
+		admin.HandleFunc("/debug/pprof/", pprof.Index)
+		admin.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		admin.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	a.admin = requestid.Middleware(admin)
 	return a, nil
 }
+
+// Handlers returns the public and the admin handler, for tests that serve
+// them without Run.
+func (a *App) Handlers() (public, admin http.Handler) { return a.public, a.admin }
 
 // startDemoUpstreams serves scimgate's in-memory SCIM service on a loopback
 // port for every route whose upstream is builtin:memory, and returns the
@@ -136,11 +179,21 @@ func (a *App) startDemoUpstreams(g config.Gateway) (config.Gateway, error) {
 		go func() { _ = srv.Serve(ln) }()
 		a.closers = append(a.closers, srv.Close)
 		routes[i].Upstream = "http://" + ln.Addr().String()
-		a.deps.Logger.Warn("route uses the built-in in-memory SCIM service: a demo, its data is lost on restart; point gateway.routes[].upstream at your user service",
+		a.log.Warn("route uses the built-in in-memory SCIM service: a demo, its data is lost on restart; point gateway.routes[].upstream at your user service",
 			"prefix", r.Prefix)
 	}
 	g.Routes = routes
 	return g, nil
+}
+
+// close stops what New started, for a New that fails half-way and for Run.
+func (a *App) close() error {
+	var errs []error
+	for _, c := range a.closers {
+		errs = append(errs, c())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
 }
 
 // limiter shares rate limits through Redis when Redis is the store, and
@@ -151,7 +204,7 @@ func (a *App) limiter() ratelimit.Limiter {
 	if a.deps.Redis == nil {
 		return local
 	}
-	return ratelimit.NewFallback(ratelimit.NewRedis(a.deps.Redis, a.cfg.Store.Redis.Prefix), local, a.deps.Logger)
+	return ratelimit.NewFallback(ratelimit.NewRedis(a.deps.Redis, a.cfg.Store.Redis.Prefix), local, a.log)
 }
 
 func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -160,15 +213,23 @@ func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
+// errDraining is the readiness failure while the server shuts down.
+var errDraining = errors.New("shutting down")
+
 // readyz answers 200 when the store answers, the key ring is loaded and the
-// routes are valid; 503 with the reasons otherwise.
+// routes are valid; 503 with the reasons otherwise, and from the moment
+// shutdown begins.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	var errs []error
-	for _, check := range a.ready {
-		if err := check(ctx); err != nil {
-			errs = append(errs, err)
+	if a.draining.Load() {
+		errs = append(errs, errDraining)
+	} else {
+		for _, check := range a.ready {
+			if err := check(ctx); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -181,37 +242,30 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// Run serves both listeners until ctx ends, then stops accepting, lets
-// in-flight requests finish within the shutdown timeout, and returns.
-// ready, when not nil, receives the bound addresses once both listen.
+// Run serves both listeners until ctx ends, then shuts down gracefully:
+// /readyz fails at once, requests are still served for the configured
+// shutdown delay (so that load balancers stop sending first), then the
+// listeners close and in-flight requests get the shutdown timeout to
+// finish. ready, when not nil, receives the bound addresses once both listen.
 func (a *App) Run(ctx context.Context, ready func(public, admin net.Addr)) error {
+	defer a.close()
 	l := a.cfg.Listen
+	// Requests live in base, not in ctx: they go on after ctx ends, until
+	// the shutdown timeout cancels whatever still runs.
+	base, cutOff := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutOff()
 	newServer := func(h http.Handler) *http.Server {
 		return &http.Server{Handler: h, ReadHeaderTimeout: l.ReadHeaderTimeout, ReadTimeout: l.ReadTimeout,
 			WriteTimeout: l.WriteTimeout, IdleTimeout: l.IdleTimeout, MaxHeaderBytes: 64 << 10,
-			ErrorLog: slog.NewLogLogger(a.deps.Logger.Handler(), slog.LevelWarn)}
+			ErrorLog:    slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+			BaseContext: func(net.Listener) context.Context { return base }}
 	}
 	pub, adm := newServer(a.public), newServer(a.admin)
-	pubLn, err := net.Listen("tcp", l.Public)
+	pubLn, admLn, err := a.listen()
 	if err != nil {
-		return fmt.Errorf("public listener %s: %w", l.Public, err)
+		return err
 	}
-	admLn, err := net.Listen("tcp", l.Admin)
-	if err != nil {
-		pubLn.Close()
-		return fmt.Errorf("admin listener %s: %w", l.Admin, err)
-	}
-	if l.TLS.CertFile != "" {
-		reloader, err := tlsreload.New(l.TLS.CertFile, l.TLS.KeyFile, 5*time.Second, a.deps.Logger)
-		if err != nil {
-			pubLn.Close()
-			admLn.Close()
-			return err
-		}
-		pubLn = tls.NewListener(pubLn, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: reloader.GetCertificate,
-			NextProtos: []string{"h2", "http/1.1"}})
-	}
-	a.deps.Logger.Info("scimgate listening", "public", pubLn.Addr().String(), "admin", admLn.Addr().String(),
+	a.log.Info("scimgate listening", "public", pubLn.Addr().String(), "admin", admLn.Addr().String(),
 		"issuer", a.cfg.Issuer, "tls", l.TLS.CertFile != "")
 	if ready != nil {
 		ready(pubLn.Addr(), admLn.Addr())
@@ -223,28 +277,66 @@ func (a *App) Run(ctx context.Context, ready func(public, admin net.Addr)) error
 		srv *http.Server
 		ln  net.Listener
 	}{{pub, pubLn}, {adm, admLn}} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
-		}()
+		})
 	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	a.deps.Logger.Info("scimgate shutting down", "timeout", l.ShutdownTimeout)
+	a.draining.Store(true)
+	if runErr == nil && l.ShutdownDelay > 0 {
+		a.log.Info("scimgate draining: /readyz fails, requests are still served", "delay", l.ShutdownDelay)
+		select {
+		case <-time.After(l.ShutdownDelay):
+		case runErr = <-errc:
+		}
+	}
+	a.log.Info("scimgate shutting down", "timeout", l.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.ShutdownTimeout)
 	defer cancel()
-	err1 := pub.Shutdown(sctx)
-	err2 := adm.Shutdown(sctx)
+	var shut sync.WaitGroup
+	var err1, err2 error
+	shut.Go(func() { err1 = pub.Shutdown(sctx) })
+	shut.Go(func() { err2 = adm.Shutdown(sctx) })
+	shut.Wait()
 	wg.Wait()
-	errs := []error{runErr, err1, err2}
-	for _, c := range a.closers {
-		errs = append(errs, c())
+	a.gateway.CloseIdleConnections()
+	if err1 != nil || err2 != nil {
+		// Past the deadline: cancel the remaining requests (and so their
+		// upstream calls) and close their connections.
+		cutOff()
+		_ = pub.Close()
+		_ = adm.Close()
+		a.log.Warn("scimgate: requests still running at the shutdown timeout were cut off", "timeout", l.ShutdownTimeout)
 	}
-	return errors.Join(errs...)
+	return errors.Join(runErr, err1, err2, a.close())
+}
+
+// listen opens both listeners, with TLS from the certificate files when
+// they are configured (reloaded when the files change).
+func (a *App) listen() (public, admin net.Listener, err error) {
+	l := a.cfg.Listen
+	if public, err = net.Listen("tcp", l.Public); err != nil {
+		return nil, nil, fmt.Errorf("public listener %s: %w", l.Public, err)
+	}
+	if admin, err = net.Listen("tcp", l.Admin); err != nil {
+		public.Close()
+		return nil, nil, fmt.Errorf("admin listener %s: %w", l.Admin, err)
+	}
+	if l.TLS.CertFile == "" {
+		return public, admin, nil
+	}
+	reloader, err := tlsreload.New(l.TLS.CertFile, l.TLS.KeyFile, 5*time.Second, a.log)
+	if err != nil {
+		public.Close()
+		admin.Close()
+		return nil, nil, err
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: reloader.GetCertificate, NextProtos: []string{"h2", "http/1.1"}}
+	return tls.NewListener(public, tc), tls.NewListener(admin, tc), nil
 }
