@@ -64,6 +64,9 @@ type Service struct {
 	pwp    secret.PasswordParams
 	log    *slog.Logger
 	usage  *usageRecorder
+	// Decoded clients and tenants for the authentication paths.
+	clients *decodedRecords[Client]
+	tenants *decodedRecords[Tenant]
 	// dummyHash is checked when a client id is unknown, so that an unknown id
 	// costs the same as a wrong secret and ids cannot be enumerated by timing.
 	dummyHash string
@@ -90,6 +93,8 @@ func New(kv store.KV, hasher *secret.Hasher, opts Options) *Service {
 		log:           opts.Logger,
 		dummyHash:     hasher.Hash(secret.New()),
 		dummyPassword: secret.HashPassword(secret.New(), opts.PasswordParams),
+		clients:       newDecodedRecords[Client](),
+		tenants:       newDecodedRecords[Tenant](),
 	}
 	s.usage = newUsageRecorder(s)
 	return s

@@ -90,7 +90,10 @@ func (s *Service) DeleteTenant(ctx context.Context, id string) error {
 
 // activeTenant returns the tenant if it exists and is enabled.
 func (s *Service) activeTenant(ctx context.Context, id string) error {
-	t, err := s.Tenant(ctx, id)
+	if !ValidTenantID(id) {
+		return ErrNotFound
+	}
+	t, err := s.tenants.get(ctx, s.kv, tenantPrefix+id)
 	if err != nil {
 		return err
 	}
