@@ -14,6 +14,7 @@ import (
 
 	"github.com/scimgate/scimgate/config"
 	scimapp "github.com/scimgate/scimgate/internal/app"
+	"github.com/scimgate/scimgate/internal/logging"
 	"github.com/scimgate/scimgate/internal/store/rediskv"
 )
 
@@ -26,7 +27,7 @@ func runServe(ctx context.Context, cfgPath string, env Env) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, env.Stderr)
+	log := logging.New(cfg.Log, env.Stderr)
 	redis.SetLogger(redisLogger{log})
 	rt, err := openRuntime(ctx, cfg, env, runtimeOptions{Actor: "admin_api", Logger: log, AuditStdout: env.Stdout})
 	if err != nil {
@@ -36,7 +37,8 @@ func runServe(ctx context.Context, cfgPath string, env Env) error {
 	if err := rt.Keys.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
-	deps := scimapp.Deps{KV: rt.Store, Credentials: rt.Credentials, Keys: rt.Keys, AdminToken: rt.AdminToken.Reveal(), Logger: log, Audit: rt.Audit}
+	deps := scimapp.Deps{KV: rt.Store, Credentials: rt.Credentials, Keys: rt.Keys, AdminToken: rt.AdminToken.Reveal(),
+		Logger: log, Audit: rt.Audit, Version: currentBuild().Version}
 	if r, ok := rt.Store.(*rediskv.Store); ok {
 		deps.Redis = r.Client()
 	}
@@ -76,15 +78,6 @@ func printWelcome(w io.Writer, cfg *config.Config, public, admin net.Addr) {
 %s
   next: scimgate tenant create acme && scimgate client create --tenant acme --name "Entra" --kind entra
 `, cfg.Issuer, public, admin, tokenSource, strings.Join(routes, "\n"))
-}
-
-// newLogger builds the operational logger (stderr), JSON by default.
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.Level}
-	if c.Format == config.LogText {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // redisLogger sends go-redis's own messages (connection errors, which it
