@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,14 +94,77 @@ func NewID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// Sign serialises and signs claims with key, with the RFC 9068 header.
+// Sign serialises and signs claims with key, with the RFC 9068 header. It
+// writes the same JSON as encoding/json would for the header map and the
+// claims, without reflection: every token request pays for it.
 func Sign(claims *Claims, key keys.SigningKey) (string, error) {
-	t := jwt.NewWithClaims(key.Method, claims)
-	t.Header["typ"] = Type
-	t.Header["kid"] = key.KID
-	s, err := t.SignedString(key.Key)
+	enc := base64.RawURLEncoding
+	var scratch [512]byte
+	header := append(scratch[:0], `{"alg":`...)
+	header = appendString(header, key.Method.Alg())
+	header = append(header, `,"kid":`...)
+	header = appendString(header, key.KID)
+	header = append(header, `,"typ":"`+Type+`"}`...)
+	payload := claims.appendJSON(header[len(header):])
+
+	token := make([]byte, 0, enc.EncodedLen(len(header))+enc.EncodedLen(len(payload))+2+enc.EncodedLen(512))
+	token = enc.AppendEncode(token, header)
+	token = append(token, '.')
+	token = enc.AppendEncode(token, payload)
+	sig, err := key.Method.Sign(string(token), key.Key)
 	if err != nil {
 		return "", fmt.Errorf("sign access token: %w", err)
 	}
-	return s, nil
+	token = append(token, '.')
+	return string(enc.AppendEncode(token, sig)), nil
+}
+
+// appendJSON writes c as encoding/json would: the fields in order, nbf and
+// auth_time omitted when zero, aud a string when it has one member.
+func (c *Claims) appendJSON(b []byte) []byte {
+	b = appendString(append(b, `{"iss":`...), c.Issuer)
+	b = appendString(append(b, `,"sub":`...), c.Subject)
+	b = append(b, `,"aud":`...)
+	switch {
+	case len(c.Audience) == 1:
+		b = appendString(b, c.Audience[0])
+	case c.Audience == nil:
+		b = append(b, "null"...)
+	default:
+		b = append(b, '[')
+		for i, a := range c.Audience {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, a)
+		}
+		b = append(b, ']')
+	}
+	b = appendString(append(b, `,"client_id":`...), c.ClientID)
+	b = appendString(append(b, `,"scope":`...), c.Scope)
+	b = appendString(append(b, `,"jti":`...), c.ID)
+	b = strconv.AppendInt(append(b, `,"iat":`...), c.IssuedAt, 10)
+	if c.NotBefore != 0 {
+		b = strconv.AppendInt(append(b, `,"nbf":`...), c.NotBefore, 10)
+	}
+	b = strconv.AppendInt(append(b, `,"exp":`...), c.ExpiresAt, 10)
+	b = appendString(append(b, `,"tenant_id":`...), c.TenantID)
+	if c.AuthTime != 0 {
+		b = strconv.AppendInt(append(b, `,"auth_time":`...), c.AuthTime, 10)
+	}
+	return append(b, '}')
+}
+
+// appendString writes s as a JSON string. Claims are nearly always plain
+// ASCII, written as they are; anything else goes through encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(s)
+			return append(b, quoted...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
