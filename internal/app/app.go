@@ -29,6 +29,7 @@ import (
 	"github.com/scimgate/scimgate/internal/clientip"
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/denylist"
+	"github.com/scimgate/scimgate/internal/grants"
 	"github.com/scimgate/scimgate/internal/metrics"
 	"github.com/scimgate/scimgate/internal/ratelimit"
 	"github.com/scimgate/scimgate/internal/requestid"
@@ -105,7 +106,14 @@ func New(cfg *config.Config, deps Deps) (*App, error) {
 	if a.metrics != nil {
 		asCfg.Metrics, gwOpts.Metrics = a.metrics, a.metrics
 	}
-	as, err := authserver.New(asCfg, authserver.Deps{Clients: deps.Credentials, Keys: deps.Keys, Revocations: deny, Limiter: limiter})
+	// Authorization codes, refresh-token families and pending sign-ins: the
+	// Okta authorization-code flow.
+	grantStore, err := grants.New(deps.KV, grants.Options{CodeTTL: cfg.Tokens.CodeTTL, RefreshTTL: cfg.Tokens.RefreshTTL, RefreshGrace: cfg.Tokens.RefreshGrace})
+	if err != nil {
+		return nil, err
+	}
+	as, err := authserver.New(asCfg, authserver.Deps{Clients: deps.Credentials, Keys: deps.Keys, Revocations: deny, Limiter: limiter,
+		Grants: grantStore, Admins: deps.Credentials, Directory: deps.Credentials})
 	if err != nil {
 		return nil, err
 	}
