@@ -1,0 +1,180 @@
+package replicas
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+const newUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","active":true}`
+
+// startPair runs replicas a and b of one cluster.
+func startPair(t *testing.T) (*cluster, *replica, *replica) {
+	c := newCluster(t, "")
+	a, b := c.replica("a"), c.replica("b")
+	a.start()
+	b.start()
+	return c, a, b
+}
+
+func TestCredentialsWorkOnEveryReplica(t *testing.T) {
+	c, a, b := startPair(t)
+	acme := c.newClient(a, "acme")
+	tokA, err := token(a.public, acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, err := scim(http.MethodPost, b.public, "/scim/v2/Users", "Bearer "+tokA, newUser)
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("token from a, create on b: %d %v %s", status, err, body)
+	}
+	tokB, err := token(b.public, acme) // a's client authenticates on b
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, check := range []struct{ name, base, auth string }{
+		{"token from b on a", a.public, "Bearer " + tokB},
+		{"API key from a's admin API on b", b.public, "Bearer " + acme.apiKey},
+	} {
+		if status, body, err := scim(http.MethodGet, check.base, "/scim/v2/Users", check.auth, ""); err != nil || status != http.StatusOK {
+			t.Errorf("%s: %d %v %s", check.name, status, err, body)
+		}
+	}
+	b.stop()
+	a.stop()
+	assertNoSecrets(t, []*replica{a, b}, acme.secret, acme.apiKey, tokA, tokB, c.adminToken, c.masterKey)
+}
+
+// A token revoked through one replica is refused by the other within one
+// second: the deny-list's "not revoked" answers live 500ms.
+func TestRevocationReachesTheOtherReplica(t *testing.T) {
+	c, a, b := startPair(t)
+	acme := c.newClient(a, "acme")
+	tok, err := token(a.public, acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // cache the token and its "not revoked" answer on b
+		if status, _, err := scim(http.MethodGet, b.public, "/scim/v2/Users", "Bearer "+tok, ""); err != nil || status != http.StatusOK {
+			t.Fatalf("before revocation: %d %v", status, err)
+		}
+	}
+	if err := revoke(a.public, acme, tok); err != nil {
+		t.Fatal(err)
+	}
+	tokenTook := refusedWithin(t, b, "Bearer "+tok)
+
+	keys, err := a.ops().APIKeys(context.Background(), "acme")
+	if err != nil || len(keys) != 1 {
+		t.Fatal(keys, err)
+	}
+	if status, _, err := scim(http.MethodGet, b.public, "/scim/v2/Users", "Bearer "+acme.apiKey, ""); err != nil || status != http.StatusOK {
+		t.Fatalf("API key before revocation: %d %v", status, err) // and now cached on b
+	}
+	if _, err := a.ops().RevokeAPIKey(context.Background(), keys[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	keyTook := refusedWithin(t, b, "Bearer "+acme.apiKey)
+	t.Logf("revocation through a refused on b after: access token %s, API key %s", tokenTook, keyTook)
+}
+
+// refusedWithin polls b with auth until it answers 401, failing after one
+// second, and returns how long that took.
+func refusedWithin(t *testing.T, b *replica, auth string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		status, body, err := scim(http.MethodGet, b.public, "/scim/v2/Users", auth, "")
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case status == http.StatusUnauthorized:
+			return time.Since(start)
+		case status != http.StatusOK:
+			t.Fatalf("unexpected %d %s", status, body)
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("b still accepts the credential %s after the revocation", time.Since(start))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Signing keys rotated through a's admin API while b verifies fresh tokens
+// from a: b never answers 401, because a rotation promotes a key that was
+// published before it signs, and b re-reads the ring on an unknown kid.
+func TestKeyRotationNeverRefusedByTheOtherReplica(t *testing.T) {
+	c, a, b := startPair(t)
+	acme := c.newClient(a, "acme")
+	ctx := context.Background()
+	stop := make(chan struct{})
+	results := make(chan [2]int, 1)
+	go func() {
+		var ok, refused int
+		for {
+			select {
+			case <-stop:
+				results <- [2]int{ok, refused}
+				return
+			default:
+			}
+			tok, err := token(a.public, acme)
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			status, body, err := scim(http.MethodGet, b.public, "/scim/v2/Users", "Bearer "+tok, "")
+			switch {
+			case err != nil:
+				t.Error(err)
+			case status == http.StatusOK:
+				ok++
+			default:
+				if refused++; refused <= 3 {
+					t.Errorf("b answered %d: %s", status, body)
+				}
+			}
+			// 40 requests a second: within the default limit of 50 per
+			// credential, which the replicas share through Redis.
+			time.Sleep(25 * time.Millisecond)
+		}
+	}()
+	kids := map[string]bool{}
+	for range 3 {
+		time.Sleep(1200 * time.Millisecond)
+		ring, err := a.ops().RotateSigningKey(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ring {
+			if k.State == "active" {
+				kids[k.KID] = true
+			}
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	r := <-results
+	t.Logf("3 rotations on a: b accepted %d fresh tokens from a, refused %d; active keys seen: %d", r[0], r[1], len(kids))
+	if r[0] == 0 || len(kids) < 3 {
+		t.Errorf("the test did not exercise rotations: %d requests, %d active keys", r[0], len(kids))
+	}
+}
+
+// assertNoSecrets looks for each secret in everything the replicas wrote.
+func assertNoSecrets(t *testing.T, replicas []*replica, secrets ...string) {
+	t.Helper()
+	for _, r := range replicas {
+		logs := r.logs()
+		if !strings.Contains(logs, "scimgate listening") {
+			t.Errorf("replica %s logged nothing useful", r.name)
+		}
+		for i, s := range secrets {
+			if strings.Contains(logs, s) {
+				t.Errorf("replica %s logged secret #%d", r.name, i)
+			}
+		}
+	}
+}
