@@ -65,6 +65,7 @@ type cluster struct {
 	adminToken string
 	upstream   string
 	extra      string // more YAML under listen:
+	top        string // more top-level YAML
 }
 
 func newCluster(t *testing.T, issuer string) *cluster {
@@ -119,7 +120,7 @@ gateway:
   routes:
     - prefix: /scim/v2
       upstream: %s
-`, c.issuer, r.publicPort, r.adminPort, c.extra, storetest.RedisURL(), c.prefix, c.upstream)
+%s`, c.issuer, r.publicPort, r.adminPort, c.extra, storetest.RedisURL(), c.prefix, c.upstream, c.top)
 	if err := os.WriteFile(r.config, []byte(yaml), 0o600); err != nil {
 		c.t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package replicas
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,9 +11,11 @@ import (
 
 const newUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","active":true}`
 
-// startPair runs replicas a and b of one cluster.
-func startPair(t *testing.T) (*cluster, *replica, *replica) {
+// startPair runs replicas a and b of one cluster; top is more top-level
+// configuration.
+func startPair(t *testing.T, top ...string) (*cluster, *replica, *replica) {
 	c := newCluster(t, "")
+	c.top = strings.Join(top, "")
 	a, b := c.replica("a"), c.replica("b")
 	a.start()
 	b.start()
@@ -175,6 +178,33 @@ func assertNoSecrets(t *testing.T, replicas []*replica, secrets ...string) {
 			if strings.Contains(logs, s) {
 				t.Errorf("replica %s logged secret #%d", r.name, i)
 			}
+		}
+	}
+}
+
+// The gateway's limits are shared through Redis: a credential's burst is
+// spent across both replicas, and the refusal is a SCIM 429 with
+// Retry-After.
+func TestRateLimitsAreShared(t *testing.T) {
+	c, a, b := startPair(t, "ratelimit:\n  gateway:\n    credential_rate: 0.1\n    credential_burst: 4\n")
+	acme := c.newClient(a, "acme")
+	auth := "Bearer " + acme.apiKey
+	for i, r := range []*replica{a, b, a, b} {
+		if status, body, err := scim(http.MethodGet, r.public, "/scim/v2/Users", auth, ""); err != nil || status != http.StatusOK {
+			t.Fatalf("request %d within the burst: %d %v %s", i, status, err, body)
+		}
+	}
+	for _, r := range []*replica{a, b} {
+		req, _ := http.NewRequest(http.MethodGet, r.public+"/scim/v2/Users", nil)
+		req.Header.Set("Authorization", auth)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"status":"429"`) {
+			t.Errorf("replica %s over the shared burst: %d, Retry-After %q, %s", r.name, resp.StatusCode, resp.Header.Get("Retry-After"), body)
 		}
 	}
 }
