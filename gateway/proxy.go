@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scimgate/scimgate/internal/h1client"
 	"github.com/scimgate/scimgate/internal/scim"
 )
 
@@ -78,8 +79,10 @@ func exchangeOf(ctx context.Context) *exchange {
 // pool, buffer pools, and the gateway's rewrite and error handling.
 type proxy struct {
 	*httputil.ReverseProxy
-	g         *Gateway
-	transport *http.Transport
+	g *Gateway
+	// transport does http:// round trips on the request's goroutine, and
+	// hands https:// ones to net/http's Transport.
+	transport *h1client.Transport
 	bodies    sync.Pool // *bytes.Buffer holding upstream answers
 }
 
@@ -87,20 +90,26 @@ func newProxy(g *Gateway) *proxy {
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	p := &proxy{
 		g: g,
-		transport: &http.Transport{
-			// Upstreams are internal services: environment proxy settings
-			// meant for outbound traffic must not reroute them.
-			Proxy:                  nil,
+		transport: &h1client.Transport{
 			DialContext:            dialer.DialContext,
-			TLSHandshakeTimeout:    tlsHandshakeTimeout,
-			MaxIdleConns:           maxIdleConns,
-			MaxIdleConnsPerHost:    maxIdleConnsPerHost,
-			IdleConnTimeout:        idleConnTimeout,
-			ExpectContinueTimeout:  time.Second,
+			MaxIdlePerHost:         maxIdleConnsPerHost,
+			IdleTimeout:            idleConnTimeout,
 			MaxResponseHeaderBytes: maxResponseHeader,
-			// Identity encoding upstream, so answers can be normalized.
-			DisableCompression: true,
-			ForceAttemptHTTP2:  true,
+			Fallback: &http.Transport{
+				// Upstreams are internal services: environment proxy settings
+				// meant for outbound traffic must not reroute them.
+				Proxy:                  nil,
+				DialContext:            dialer.DialContext,
+				TLSHandshakeTimeout:    tlsHandshakeTimeout,
+				MaxIdleConns:           maxIdleConns,
+				MaxIdleConnsPerHost:    maxIdleConnsPerHost,
+				IdleConnTimeout:        idleConnTimeout,
+				ExpectContinueTimeout:  time.Second,
+				MaxResponseHeaderBytes: maxResponseHeader,
+				// Identity encoding upstream, so answers can be normalized.
+				DisableCompression: true,
+				ForceAttemptHTTP2:  true,
+			},
 		},
 	}
 	p.bodies.New = func() any { return new(bytes.Buffer) }

@@ -1,0 +1,339 @@
+// Package h1client is an HTTP/1.1 client transport for plain-HTTP upstreams
+// close by: each round trip runs on the caller's goroutine over a pooled
+// keep-alive connection. net/http's Transport hands every request to a
+// writer and a reader goroutine per connection; for a gateway that relays
+// small answers from a service on the same network those hand-offs cost
+// more than the round trip itself.
+//
+// Requests with any other scheme, and protocol upgrades, go to the
+// Fallback transport.
+package h1client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Transport is an http.RoundTripper. Its exported fields must not change
+// once it is in use.
+type Transport struct {
+	// DialContext opens connections (a net.Dialer's by default).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// MaxIdlePerHost bounds the idle connections kept per host:port
+	// (default 64).
+	MaxIdlePerHost int
+	// IdleTimeout is how long an idle connection is kept (default 90s).
+	IdleTimeout time.Duration
+	// MaxResponseHeaderBytes bounds a response's status line and header
+	// (default 1 MiB).
+	MaxResponseHeaderBytes int64
+	// Fallback serves other schemes and upgrades (nil: those fail).
+	Fallback http.RoundTripper
+
+	mu     sync.Mutex
+	idle   map[string][]*conn // most recently used last
+	closed bool
+}
+
+// Defaults of the zero fields.
+const (
+	defaultMaxIdlePerHost = 64
+	defaultIdleTimeout    = 90 * time.Second
+	defaultMaxHeaderBytes = 1 << 20
+	bufferSize            = 16 << 10
+)
+
+var errNoFallback = errors.New("h1client: only http:// requests without upgrade are supported")
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" {
+		if req.Body != nil {
+			defer req.Body.Close()
+		}
+		if t.Fallback == nil {
+			return nil, errNoFallback
+		}
+		return t.Fallback.RoundTrip(req)
+	}
+	addr := req.URL.Host
+	if req.URL.Port() == "" {
+		addr = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
+	ctx := req.Context()
+	for retried := false; ; retried = true {
+		c, reused := t.idleConn(addr)
+		if c == nil {
+			var err error
+			if c, err = t.dial(ctx, addr); err != nil {
+				if req.Body != nil {
+					req.Body.Close()
+				}
+				return nil, err
+			}
+		}
+		resp, err := c.roundTrip(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		// A kept connection the server closed meanwhile fails before any
+		// answer; a request that can be sent twice then gets a new one,
+		// as net/http's Transport does.
+		var early *beforeAnswerError
+		if !reused || retried || !errors.As(err, &early) || !replayable(req) || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+// replayable reports whether req may be sent a second time: a method that
+// changes nothing, without a body.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return req.Body == nil || req.Body == http.NoBody
+	}
+	return false
+}
+
+// CloseIdleConnections closes the pooled connections, and the Fallback's.
+func (t *Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, list := range idle {
+		for _, c := range list {
+			c.nc.Close()
+		}
+	}
+	if f, ok := t.Fallback.(interface{ CloseIdleConnections() }); ok {
+		f.CloseIdleConnections()
+	}
+}
+
+func (t *Transport) dial(ctx context.Context, addr string) (*conn, error) {
+	dial := t.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	nc, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	limit := t.MaxResponseHeaderBytes
+	if limit <= 0 {
+		limit = defaultMaxHeaderBytes
+	}
+	c := &conn{t: t, addr: addr, nc: nc, headerLimit: limit}
+	c.src.r = nc
+	c.br = bufio.NewReaderSize(&c.src, bufferSize)
+	c.bw = bufio.NewWriterSize(nc, bufferSize)
+	return c, nil
+}
+
+// idleConn takes the most recently used idle connection to addr that is
+// still open, if any.
+func (t *Transport) idleConn(addr string) (*conn, bool) {
+	timeout := t.IdleTimeout
+	if timeout <= 0 {
+		timeout = defaultIdleTimeout
+	}
+	for {
+		t.mu.Lock()
+		list := t.idle[addr]
+		if len(list) == 0 {
+			t.mu.Unlock()
+			return nil, false
+		}
+		c := list[len(list)-1]
+		list[len(list)-1] = nil
+		t.idle[addr] = list[:len(list)-1]
+		t.mu.Unlock()
+		if time.Since(c.idleSince) < timeout && c.open() {
+			return c, true
+		}
+		c.nc.Close()
+	}
+}
+
+// release pools c for the next request to its host, or closes it.
+func (t *Transport) release(c *conn) {
+	max := t.MaxIdlePerHost
+	if max <= 0 {
+		max = defaultMaxIdlePerHost
+	}
+	c.idleSince = time.Now()
+	t.mu.Lock()
+	if t.idle == nil {
+		t.idle = map[string][]*conn{}
+	}
+	if list := t.idle[c.addr]; len(list) < max {
+		t.idle[c.addr] = append(list, c)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	c.nc.Close()
+}
+
+// conn is one connection to an upstream.
+type conn struct {
+	t           *Transport
+	addr        string
+	nc          net.Conn
+	src         limitedReader // between nc and br: bounds the response header
+	br          *bufio.Reader
+	bw          *bufio.Writer
+	headerLimit int64
+	idleSince   time.Time
+}
+
+// beforeAnswerError is a failure before any byte of the answer arrived.
+type beforeAnswerError struct{ err error }
+
+func (e *beforeAnswerError) Error() string { return e.err.Error() }
+func (e *beforeAnswerError) Unwrap() error { return e.err }
+
+// A deadline in the past, to interrupt a blocked read or write.
+var longAgo = time.Unix(1, 0)
+
+func (c *conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+	deadline, _ := ctx.Deadline() // zero: none
+	if err := c.nc.SetDeadline(deadline); err != nil {
+		c.nc.Close()
+		return nil, &beforeAnswerError{err}
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(longAgo) })
+	fail := func(err error, answered bool) (*http.Response, error) {
+		stop()
+		c.nc.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			err = fmt.Errorf("%w (%w)", ctxErr, err)
+		}
+		if !answered {
+			err = &beforeAnswerError{err}
+		}
+		return nil, err
+	}
+	// Write closes the request body.
+	if err := req.Write(c.bw); err != nil {
+		return fail(err, false)
+	}
+	if err := c.bw.Flush(); err != nil {
+		return fail(err, false)
+	}
+	c.src.n = c.headerLimit
+	var resp *http.Response
+	for {
+		if _, err := c.br.Peek(1); err != nil {
+			return fail(err, false)
+		}
+		var err error
+		if resp, err = http.ReadResponse(c.br, req); err != nil {
+			if c.src.n <= 0 {
+				err = fmt.Errorf("h1client: response header larger than %d bytes", c.headerLimit)
+			}
+			return fail(err, true)
+		}
+		// 1xx answers are interim (RFC 9110 §15.2); 101 would be an upgrade,
+		// which goes to the Fallback.
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	c.src.n = -1
+	if resp.Body == http.NoBody || resp.ContentLength == 0 && !isChunked(resp) {
+		resp.Body.Close()
+		resp.Body = http.NoBody
+		c.done(stop, !resp.Close)
+		return resp, nil
+	}
+	// An answer without length nor chunks ends when the server closes.
+	reusable := !resp.Close && (resp.ContentLength > 0 || isChunked(resp))
+	resp.Body = &body{c: c, rc: resp.Body, stop: stop, reusable: reusable}
+	return resp, nil
+}
+
+func isChunked(resp *http.Response) bool {
+	return len(resp.TransferEncoding) > 0 && strings.EqualFold(resp.TransferEncoding[0], "chunked")
+}
+
+// done ends a round trip: the connection goes back to the pool when the
+// answer was read whole and neither side asked to close it.
+func (c *conn) done(stop func() bool, reusable bool) {
+	if stop() && reusable {
+		c.t.release(c)
+		return
+	}
+	c.nc.Close()
+}
+
+// body is an answer's body; reading it to the end returns its connection
+// to the pool.
+type body struct {
+	c        *conn
+	rc       io.ReadCloser
+	stop     func() bool
+	reusable bool
+	finished bool
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.finished {
+		return 0, io.EOF
+	}
+	n, err := b.rc.Read(p)
+	switch {
+	case err == io.EOF:
+		b.finish(true)
+	case err != nil:
+		b.finish(false)
+	}
+	return n, err
+}
+
+// Close before the end closes the connection: the rest of the answer
+// would have to be read first.
+func (b *body) Close() error {
+	if !b.finished {
+		b.finish(false)
+	}
+	return nil
+}
+
+func (b *body) finish(whole bool) {
+	b.finished = true
+	b.c.done(b.stop, whole && b.reusable)
+}
+
+// limitedReader fails once more than n bytes were read, while n >= 0.
+type limitedReader struct {
+	r io.Reader
+	n int64 // -1: no limit
+}
+
+var errHeaderTooLarge = errors.New("h1client: response header too large")
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return l.r.Read(p)
+	}
+	if l.n == 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}

@@ -1,0 +1,319 @@
+package h1client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingServer is an httptest server that counts the connections it
+// accepted.
+func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &conns
+}
+
+func do(t *testing.T, tr http.RoundTripper, method, url, body string) (*http.Response, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("%s %s: body: %v", method, url, err)
+	}
+	return resp, string(b)
+}
+
+func TestAnswersAndConnectionReuse(t *testing.T) {
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/length":
+			w.Header().Set("Content-Length", "2")
+			io.WriteString(w, "ok")
+		case "/chunked":
+			w.(http.Flusher).Flush()
+			io.WriteString(w, strings.Repeat("x", 50_000))
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		case "/echo":
+			fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.RawQuery, body)
+		case "/close":
+			w.Header().Set("Connection", "close")
+			io.WriteString(w, "bye")
+		}
+	})
+	tr := &Transport{}
+	defer tr.CloseIdleConnections()
+	tests := []struct {
+		method, path, body string
+		status             int
+		want               string
+		newConns           int32
+	}{
+		{"GET", "/length", "", 200, "ok", 1},
+		{"GET", "/length", "", 200, "ok", 0},
+		{"GET", "/chunked", "", 200, strings.Repeat("x", 50_000), 0},
+		{"DELETE", "/empty", "", 204, "", 0},
+		{"HEAD", "/length", "", 200, "", 0},
+		{"POST", "/echo?a=%22b%22", `{"op":"add"}`, 200, `POST a=%22b%22 {"op":"add"}`, 0},
+		{"PATCH", "/echo", "", 200, "PATCH  ", 0},
+		{"GET", "/close", "", 200, "bye", 0},
+		{"GET", "/length", "", 200, "ok", 1}, // after Connection: close
+	}
+	for _, tt := range tests {
+		before := conns.Load()
+		resp, got := do(t, tr, tt.method, srv.URL+tt.path, tt.body)
+		if resp.StatusCode != tt.status || got != tt.want {
+			t.Errorf("%s %s: %d %q, want %d %q", tt.method, tt.path, resp.StatusCode, got, tt.status, tt.want)
+		}
+		if n := conns.Load() - before; n != tt.newConns {
+			t.Errorf("%s %s: %d new connections, want %d", tt.method, tt.path, n, tt.newConns)
+		}
+	}
+}
+
+// rawServer answers each connection's requests with the given answers in
+// turn, then closes it.
+func rawServer(t *testing.T, answers ...string) (addr string, accepted *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted = new(atomic.Int32)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for _, a := range answers {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if _, err := io.WriteString(c, a); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), accepted
+}
+
+func TestRawAnswers(t *testing.T) {
+	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	tests := []struct {
+		name    string
+		answer  string
+		want    string
+		wantErr string
+	}{
+		{"interim answers are skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + ok, "ok", ""},
+		{"body until close", "HTTP/1.1 200 OK\r\n\r\nuntil close", "until close", ""},
+		{"header too large", "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 2000) + "\r\n\r\n", "", "larger than 1024 bytes"},
+		{"no answer", "", "", "EOF"},
+		{"garbage", "SSH-2.0-OpenSSH\r\n\r\n", "", "malformed HTTP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, _ := rawServer(t, tt.answer)
+			tr := &Transport{MaxResponseHeaderBytes: 1024}
+			defer tr.CloseIdleConnections()
+			req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+			resp, err := tr.RoundTrip(req)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != tt.want {
+				t.Fatalf("body %q, want %q", b, tt.want)
+			}
+		})
+	}
+}
+
+// A server that closes a kept connection: the next request, GET or POST,
+// goes over a new one.
+func TestServerClosedIdleConnection(t *testing.T) {
+	addr, accepted := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	tr := &Transport{}
+	defer tr.CloseIdleConnections()
+	for i, method := range []string{"GET", "GET", "POST", "PUT"} {
+		resp, body := do(t, tr, method, "http://"+addr+"/", "x")
+		if resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+		time.Sleep(20 * time.Millisecond) // the server's close arrives
+	}
+	if n := accepted.Load(); n != 4 {
+		t.Fatalf("%d connections, want 4", n)
+	}
+}
+
+func TestContextEndsTheRoundTrip(t *testing.T) {
+	release := make(chan struct{})
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		io.WriteString(w, "12345")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	tr := &Transport{}
+	defer tr.CloseIdleConnections()
+
+	t.Run("deadline while reading the body", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		start := time.Now()
+		_, err = io.ReadAll(resp.Body)
+		if err == nil || time.Since(start) > 5*time.Second {
+			t.Fatalf("read %v after %v", err, time.Since(start))
+		}
+	})
+	t.Run("cancel before the answer", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		slow, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		req, _ := http.NewRequestWithContext(ctx, "GET", slow.URL, nil)
+		_, err := tr.RoundTrip(req)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("error %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestBodyClosedEarlyClosesTheConnection(t *testing.T) {
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("y", 100_000))
+	})
+	tr := &Transport{}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Read(make([]byte, 10))
+	resp.Body.Close()
+	if _, body := do(t, tr, "GET", srv.URL, ""); len(body) != 100_000 || conns.Load() != 2 {
+		t.Fatalf("body %d bytes, %d connections", len(body), conns.Load())
+	}
+}
+
+type recordingTransport struct{ got []string }
+
+func (r *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.got = append(r.got, req.URL.Scheme+" "+req.Header.Get("Upgrade"))
+	return &http.Response{StatusCode: 200, Body: http.NoBody, Request: req}, nil
+}
+
+func TestFallback(t *testing.T) {
+	req := func(url, upgrade string) *http.Request {
+		r, _ := http.NewRequest("GET", url, nil)
+		if upgrade != "" {
+			r.Header.Set("Upgrade", upgrade)
+		}
+		return r
+	}
+	if _, err := (&Transport{}).RoundTrip(req("https://example.com/", "")); !errors.Is(err, errNoFallback) {
+		t.Fatalf("no fallback: %v", err)
+	}
+	fb := &recordingTransport{}
+	tr := &Transport{Fallback: fb}
+	for _, r := range []*http.Request{req("https://example.com/", ""), req("http://127.0.0.1:1/", "websocket")} {
+		if _, err := tr.RoundTrip(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(fb.got, ",") != "https ,http websocket" {
+		t.Fatalf("fallback got %q", fb.got)
+	}
+}
+
+func TestConcurrentUseKeepsThePoolBounded(t *testing.T) {
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Query().Get("n"))
+	})
+	tr := &Transport{MaxIdlePerHost: 4}
+	defer tr.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				n := fmt.Sprint(g*1000 + i)
+				req, _ := http.NewRequest("GET", srv.URL+"/?n="+n, nil)
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != n {
+					t.Errorf("answer %q to request %s", b, n)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	tr.mu.Lock()
+	idle := len(tr.idle[strings.TrimPrefix(srv.URL, "http://")])
+	tr.mu.Unlock()
+	if idle > 4 || conns.Load() > 8*200/2 {
+		t.Fatalf("%d idle connections (max 4), %d opened for 1600 requests", idle, conns.Load())
+	}
+}
