@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/scimgate/scimgate/internal/secret"
@@ -70,8 +71,11 @@ type Service struct {
 	// dummyHash is checked when a client id is unknown, so that an unknown id
 	// costs the same as a wrong secret and ids cannot be enumerated by timing.
 	dummyHash string
-	// dummyPassword plays the same role for unknown admin usernames.
-	dummyPassword string
+	// dummyPassword plays the same role for unknown admin usernames. It is
+	// made on first use: an argon2id hash takes its full memory cost
+	// (64 MiB by default), which every server start and every CLI command
+	// would otherwise pay, and keep as resident memory for a while.
+	dummyPassword func() string
 }
 
 // New returns a Service over kv. hasher turns secrets into stored hashes.
@@ -92,7 +96,7 @@ func New(kv store.KV, hasher *secret.Hasher, opts Options) *Service {
 		pwp:           opts.PasswordParams,
 		log:           opts.Logger,
 		dummyHash:     hasher.Hash(secret.New()),
-		dummyPassword: secret.HashPassword(secret.New(), opts.PasswordParams),
+		dummyPassword: sync.OnceValue(func() string { return secret.HashPassword(secret.New(), opts.PasswordParams) }),
 		clients:       newDecodedRecords[Client](),
 		tenants:       newDecodedRecords[Tenant](),
 	}
