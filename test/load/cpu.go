@@ -45,3 +45,40 @@ func selfCPUTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// runCPUTime is the CPU time of this run's processes: the servers (nil
+// ones skipped) and the generator.
+func runCPUTime(servers []*server) time.Duration {
+	total := selfCPUTime()
+	for _, s := range servers {
+		if s != nil {
+			total += s.cpuTime()
+		}
+	}
+	return total
+}
+
+// machineBusyTime is the CPU time all processors spent on anything but
+// idling and waiting for I/O since boot (the first line of /proc/stat).
+func machineBusyTime() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	// user nice system idle iowait irq softirq steal ...: idle and iowait
+	// are not busy.
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 8 {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * clockTick
+}

@@ -127,7 +127,7 @@ func measure(ctx context.Context, o options) (failed bool, err error) {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "load: %s (%s warm-up, %s measured, %d connections)\n", sc.name, o.warmup, o.duration, o.conns)
-		r, err := runScenario(ctx, o, sc, gw)
+		r, err := runScenario(ctx, o, sc, gw, []*server{up, rp, ngx, gw.server})
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", sc.name, err)
 		}
@@ -141,13 +141,16 @@ func measure(ctx context.Context, o options) (failed bool, err error) {
 }
 
 // runScenario measures one scenario: the load, the CPU time the server and
-// this generator used while it was measured, the server's peak RSS and,
-// with -profile, scimgate's CPU and allocation profiles.
-func runScenario(ctx context.Context, o options, sc scenario, gw *gateway) (row, error) {
+// this generator used while it was measured, the CPU time other processes
+// of the machine used meanwhile, the server's peak RSS and, with -profile,
+// scimgate's CPU and allocation profiles. all are the servers this run
+// started.
+func runScenario(ctx context.Context, o options, sc scenario, gw *gateway, all []*server) (row, error) {
 	sc.server.resetPeakRSS()
-	var serverCPU, selfCPU time.Duration
+	var serverCPU, selfCPU, ownCPU, machineCPU time.Duration
 	measuring := time.AfterFunc(o.warmup, func() {
 		serverCPU, selfCPU = sc.server.cpuTime(), selfCPUTime()
+		ownCPU, machineCPU = runCPUTime(all), machineBusyTime()
 	})
 	defer measuring.Stop()
 	var profiles sync.WaitGroup
@@ -160,6 +163,9 @@ func runScenario(ctx context.Context, o options, sc scenario, gw *gateway) (row,
 		return row{}, err
 	}
 	r := row{scenario: sc, res: res, peakRSS: sc.server.peakRSS()}
+	if machineCPU > 0 {
+		r.otherCPU = max(0, (machineBusyTime()-machineCPU)-(runCPUTime(all)-ownCPU))
+	}
 	if res.Requests > 0 {
 		r.serverCPU = (sc.server.cpuTime() - serverCPU) / time.Duration(res.Requests)
 		r.loadCPU = (selfCPUTime() - selfCPU) / time.Duration(res.Requests)

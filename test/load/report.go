@@ -20,7 +20,9 @@ type row struct {
 	// CPU time per request of the server under test and of the load
 	// generator, during the measured period.
 	serverCPU, loadCPU time.Duration
-	skipped            bool
+	// otherCPU is what the machine's other processes used meanwhile.
+	otherCPU time.Duration
+	skipped  bool
 }
 
 // Targets of issue 7.
@@ -62,7 +64,32 @@ func report(w io.Writer, o options, rows []row, ngx *server) {
 			fmt.Fprintf(w, "Errors in %s: %d of %d requests, first: %s\n", r.name, r.res.Errors, r.res.Requests, r.res.FirstError)
 		}
 	}
+	otherLoad(w, o, rows)
 	targets(w, rows, byName)
+}
+
+// otherLoad says how much CPU other processes took while scenarios were
+// measured: on a shared machine it is why two runs differ.
+func otherLoad(w io.Writer, o options, rows []row) {
+	var sum, worst time.Duration
+	var worstName string
+	n := 0
+	for _, r := range rows {
+		if r.res == nil {
+			continue
+		}
+		n++
+		sum += r.otherCPU
+		if r.otherCPU > worst {
+			worst, worstName = r.otherCPU, r.name
+		}
+	}
+	if n == 0 {
+		return
+	}
+	share := func(d time.Duration) float64 { return 100 * float64(d) / float64(o.duration) }
+	fmt.Fprintf(w, "Other processes used %.0f%% of one core on average while scenarios were measured (most: %.0f%% during %s).\n\n",
+		share(sum/time.Duration(n)), share(worst), worstName)
 }
 
 func targets(w io.Writer, rows []row, byName map[string]*row) {
