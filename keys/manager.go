@@ -60,6 +60,11 @@ type Options struct {
 	// MinRefetch is the least time between store reads caused by unknown
 	// kids, which attackers choose (1s).
 	MinRefetch time.Duration
+	// Replicated says that other processes share the store (Redis). Forced
+	// rotations then wait until every replica can know the next key; with
+	// the embedded store one process owns the file and there is no one to
+	// wait for.
+	Replicated bool
 	// Clock returns the current time (time.Now).
 	Clock func() time.Time
 	// Logger receives rotation events and refresh failures, never key
@@ -160,8 +165,9 @@ func New(kv store.KV, master []byte, opts Options) (*Manager, error) {
 			// A replica may go on signing with a key for up to one refresh
 			// after another one retired it, and its tokens then live for
 			// MaxTokenTTL, plus the verifiers' leeway.
-			retireAfter: opts.RefreshInterval + opts.MaxTokenTTL + opts.Leeway,
-			retention:   retiredRetention,
+			retireAfter:  opts.RefreshInterval + opts.MaxTokenTTL + opts.Leeway,
+			retention:    retiredRetention,
+			forcedMinAge: forcedMinAge(opts),
 		},
 		life: life, stop: stop,
 		done: make(chan struct{}),
@@ -318,10 +324,31 @@ func (m *Manager) Ready() error {
 	return nil
 }
 
-// Rotate promotes the next key to active now, however young it is, makes the
-// active key retiring and generates a new next key. Replicas sharing the
-// store pick the new key up on their next refresh, or at once when they meet
-// its kid.
+// forcedMinAge is the least age of the next key a forced rotation may
+// promote: one refresh of every other replica plus one unknown-kid refetch
+// gate, so that none of them meets the new kid before it can learn it.
+func forcedMinAge(o Options) time.Duration {
+	if !o.Replicated {
+		return 0
+	}
+	return o.RefreshInterval + o.MinRefetch
+}
+
+// RotationTooSoonError refuses a forced rotation whose next key other
+// replicas may not know yet; retry after Wait.
+type RotationTooSoonError struct{ Wait time.Duration }
+
+func (e *RotationTooSoonError) Error() string {
+	return fmt.Sprintf("keys: the next key was published too recently for every replica to know it; rotate again in %s",
+		e.Wait.Round(100*time.Millisecond))
+}
+
+// Rotate promotes the next key to active now, makes the active key retiring
+// and generates a new next key. Replicas sharing the store pick the new key
+// up on their next refresh, or at once when they meet its kid. With
+// Options.Replicated the next key must have been published for
+// RefreshInterval + MinRefetch; a rotation sooner than that after the
+// previous one is refused with *RotationTooSoonError.
 func (m *Manager) Rotate(ctx context.Context) error {
 	now := m.opts.Clock()
 	mint := m.newMint()

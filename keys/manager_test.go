@@ -39,6 +39,10 @@ type fakeClock struct {
 	now time.Time
 }
 
+// forcedRotationGap lets a forced rotation follow the previous one (or the
+// bootstrap): more than the tests' RefreshInterval plus MinRefetch.
+const forcedRotationGap = 6 * time.Minute
+
 func newClock() *fakeClock { return &fakeClock{now: t0} }
 
 func (c *fakeClock) Now() time.Time {
@@ -77,6 +81,7 @@ func newUnstarted(t testing.TB, kv store.KV, clock *fakeClock, opts Options) *Ma
 	t.Helper()
 	opts.Clock = clock.Now
 	opts.Logger = slog.New(slog.DiscardHandler)
+	opts.Replicated = true // the tests run several Managers on one store
 	if opts.RefreshInterval == 0 {
 		opts.RefreshInterval = 5 * time.Minute
 	}
@@ -231,7 +236,7 @@ func TestJWKS(t *testing.T) {
 			kv := openKV(t)
 			clock := newClock()
 			m := newManager(t, kv, clock, Options{Algorithm: alg})
-			clock.Advance(time.Minute)
+			clock.Advance(forcedRotationGap)
 			if err := m.Rotate(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -445,7 +450,7 @@ func TestAlgorithmChangeAffectsOnlyNewKeys(t *testing.T) {
 		"retiring:ES256,retiring:ES256,active:EdDSA,next:EdDSA",
 	}
 	for _, want := range steps {
-		clock.Advance(time.Minute)
+		clock.Advance(forcedRotationGap)
 		if err := m.Rotate(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -516,7 +521,7 @@ func TestTokensOfThePreviousKeyVerifyAfterRotate(t *testing.T) {
 		ma := newManager(t, a, clock, Options{})
 		mb := newManager(t, b, clock, Options{})
 		old := sign(t, ma, clock)
-		clock.Advance(time.Minute)
+		clock.Advance(forcedRotationGap)
 		if err := ma.Rotate(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -607,22 +612,35 @@ func TestConcurrentRotate(t *testing.T) {
 			t.Fatalf("after concurrent bootstrap: %v", byState)
 		}
 
+		// 20 forced rotations at once: exactly one lands; the others find a
+		// next key too young for every replica to know and are refused.
+		clock.Advance(forcedRotationGap)
 		const rotations = 20
+		var landed, refused atomic.Int32
 		for i := range rotations {
 			wg.Go(func() {
-				if err := ms[i%2].Rotate(context.Background()); err != nil {
+				var tooSoon *RotationTooSoonError
+				switch err := ms[i%2].Rotate(context.Background()); {
+				case err == nil:
+					landed.Add(1)
+				case errors.As(err, &tooSoon):
+					refused.Add(1)
+				default:
 					t.Errorf("Rotate: %v", err)
 				}
 			})
 		}
 		wg.Wait()
+		if landed.Load() != 1 || refused.Load() != rotations-1 {
+			t.Fatalf("%d rotations landed and %d were refused, want 1 and %d", landed.Load(), refused.Load(), rotations-1)
+		}
 
 		byState, infos := listStates(t, ms[0])
-		if len(byState[StateActive]) != 1 || len(byState[StateNext]) != 1 || len(byState[StateRetiring]) != rotations {
-			t.Fatalf("states after %d rotations: %d active, %d next, %d retiring",
-				rotations, len(byState[StateActive]), len(byState[StateNext]), len(byState[StateRetiring]))
+		if len(byState[StateActive]) != 1 || len(byState[StateNext]) != 1 || len(byState[StateRetiring]) != 1 {
+			t.Fatalf("states after the race: %d active, %d next, %d retiring",
+				len(byState[StateActive]), len(byState[StateNext]), len(byState[StateRetiring]))
 		}
-		if len(infos) != 2+rotations {
+		if len(infos) != 3 {
 			t.Fatalf("%d keys, want %d: a rotation was lost", len(infos), 2+rotations)
 		}
 		seen := map[string]bool{}
@@ -683,7 +701,7 @@ func TestLearnsRotationOfAnotherReplica(t *testing.T) {
 		ma := newManager(t, a, clock, Options{})
 		mb := newManager(t, b, clock, Options{})
 		before, _ := mb.Signer()
-		clock.Advance(2 * time.Second)
+		clock.Advance(forcedRotationGap)
 		if err := ma.Rotate(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -704,7 +722,7 @@ func TestLearnsRotationOfAnotherReplica(t *testing.T) {
 		})
 		t.Run("from the background refresh", func(t *testing.T) {
 			mc := newManager(t, b, clock, Options{RefreshInterval: 10 * time.Millisecond})
-			clock.Advance(time.Minute)
+			clock.Advance(forcedRotationGap)
 			if err := ma.Rotate(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -140,6 +140,9 @@ type policy struct {
 	publishBeforeUse time.Duration // least time next is published before it signs
 	retireAfter      time.Duration // retiring → retired: tokens it signed have expired
 	retention        time.Duration // retired/revoked → pruned
+	// forcedMinAge is how long a next key must have been published before a
+	// forced rotation may promote it (see forcedMinAge in manager.go).
+	forcedMinAge time.Duration
 }
 
 // mint hands out freshly generated keys. kv.Update may run its function more
@@ -194,12 +197,20 @@ func (r *ring) step(now time.Time, p policy, m *mint) (bool, error) {
 	return changed || repaired || added, nil
 }
 
-// rotate promotes the next key now, however young: replicas sharing the
-// store re-read it when they meet its kid.
+// rotate promotes the next key now unless it is younger than
+// p.forcedMinAge: replicas sharing the store re-read the ring when they meet
+// an unknown kid, but at most once per MinRefetch, so two forced rotations
+// in quick succession could otherwise make another replica refuse tokens
+// signed with a key it cannot learn yet.
 func (r *ring) rotate(now time.Time, p policy, m *mint) error {
 	r.expire(now, p)
 	if _, err := r.ensureNext(now, m); err != nil {
 		return err
+	}
+	if i := r.index(StateNext); i >= 0 {
+		if age := now.Sub(r.Keys[i].CreatedAt); age < p.forcedMinAge {
+			return &RotationTooSoonError{Wait: p.forcedMinAge - age}
+		}
 	}
 	r.promoteNext(now)
 	_, err := r.ensureNext(now, m)

@@ -146,6 +146,7 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 		PublishBeforeUse: cfg.Keys.PublishBeforeUse,
 		RefreshInterval:  cfg.Keys.RefreshInterval,
 		MaxTokenTTL:      maxAccessTokenTTL,
+		Replicated:       !embedded,
 		Leeway:           cfg.Tokens.Leeway,
 		Logger:           log,
 	})

@@ -395,6 +395,10 @@ func (l *Local) SigningKeys(ctx context.Context) ([]keys.KeyInfo, error) {
 // RotateSigningKey implements Operations.
 func (l *Local) RotateSigningKey(ctx context.Context) ([]keys.KeyInfo, error) {
 	if err := l.ring.Rotate(ctx); err != nil {
+		var tooSoon *keys.RotationTooSoonError
+		if errors.As(err, &tooSoon) {
+			return nil, fmt.Errorf("%w: %v", credentials.ErrInvalid, err) // the operator should wait, not debug
+		}
 		return nil, err
 	}
 	ring, err := l.ring.List(ctx)

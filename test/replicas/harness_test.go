@@ -116,6 +116,10 @@ store:
     prefix: %q
 log:
   level: debug
+keys:
+  # Replicas re-read the key ring this often; it also bounds how soon a
+  # forced rotation may follow the previous one (refresh + 1s).
+  refresh_interval: 200ms
 gateway:
   routes:
     - prefix: /scim/v2

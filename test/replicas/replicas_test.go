@@ -146,7 +146,9 @@ func TestKeyRotationNeverRefusedByTheOtherReplica(t *testing.T) {
 	}()
 	kids := map[string]bool{}
 	for range 3 {
-		time.Sleep(1200 * time.Millisecond)
+		// keys refuse a forced rotation sooner than refresh_interval + 1s
+		// after the previous one (see keys.RotationTooSoonError).
+		time.Sleep(1500 * time.Millisecond)
 		ring, err := a.ops().RotateSigningKey(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -156,6 +158,11 @@ func TestKeyRotationNeverRefusedByTheOtherReplica(t *testing.T) {
 				kids[k.KID] = true
 			}
 		}
+	}
+	// A fourth rotation at once would promote a key b may not know yet:
+	// it is refused with the time to wait.
+	if _, err := a.ops().RotateSigningKey(ctx); err == nil || !strings.Contains(err.Error(), "rotate again in") {
+		t.Errorf("an immediate second rotation: %v, want a refusal saying when to retry", err)
 	}
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
