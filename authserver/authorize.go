@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -214,7 +215,11 @@ func (s *Server) authorizeLibraryError(w http.ResponseWriter, req *server.Author
 	if req == nil {
 		return err
 	}
-	s.cfg.Logger.Error("authorization endpoint: go-oauth2 refused a checked request", "err", err)
+	ctx := context.Background()
+	if req.Request != nil {
+		ctx = req.Request.Context()
+	}
+	s.cfg.Logger.ErrorContext(ctx, "authorization endpoint: go-oauth2 refused a checked request", "err", err)
 	s.redirectError(w, req.RedirectURI, req.State, errServer(err), http.StatusSeeOther)
 	return nil
 }

@@ -29,7 +29,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values, ip string)
 	lim := s.deps.Limiter
 	ipState, err := lim.Peek(ctx, ipKey, s.cfg.FailuresPerIP)
 	if err != nil {
-		s.cfg.Logger.Warn("token endpoint throttle unavailable", "err", err)
+		s.cfg.Logger.WarnContext(ctx, "token endpoint throttle unavailable", "err", err)
 	} else if !ipState.Allowed {
 		return nil, errThrottled(ipState.RetryAfter)
 	}

@@ -166,7 +166,7 @@ func (t signInThrottle) blocked(ctx context.Context) (int, bool) {
 	lim := t.s.deps.Limiter
 	ipState, err := lim.Peek(ctx, t.ipKey, t.ipRule)
 	if err != nil {
-		t.s.cfg.Logger.Warn("sign-in throttle unavailable", "err", err)
+		t.s.cfg.Logger.WarnContext(ctx, "sign-in throttle unavailable", "err", err)
 		return 0, false
 	}
 	if !ipState.Allowed {

@@ -21,6 +21,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, stop listening: a second SIGINT or SIGTERM
+	// then ends the process at once instead of waiting for the graceful
+	// shutdown.
+	go func() { <-ctx.Done(); stop() }()
 	code := run(ctx, os.Args[1:], Env{Vars: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 	stop()
 	os.Exit(code)
