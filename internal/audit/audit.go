@@ -11,7 +11,7 @@ import (
 	"github.com/scimgate/scimgate/internal/requestid"
 )
 
-// Event names. They are a stable interface: docs/OPERATING.md lists them.
+// Event names. They are a stable interface: the README lists them.
 const (
 	CredentialCreated = "credential.created"
 	CredentialRotated = "credential.rotated"
