@@ -36,8 +36,9 @@ const (
 	kindObject
 )
 
-// parseJSON parses a document that is valid JSON (callers check json.Valid
-// first, which also bounds the nesting depth to encoding/json's limit).
+// parseJSON parses a JSON document; it refuses exactly what json.Valid
+// refuses (FuzzParseJSON checks), nesting deeper than encoding/json's limit
+// included, so callers need not validate first.
 func parseJSON(data []byte) (*node, bool) {
 	p := jsonParser{data: data, slabSize: len(data)/24 + 8,
 		memberStack: make([]member, 0, 32), elemStack: make([]*node, 0, 16)}
@@ -57,6 +58,7 @@ func parseJSON(data []byte) (*node, bool) {
 type jsonParser struct {
 	data     []byte
 	pos      int
+	depth    int // of the objects and arrays being parsed
 	slabSize int // nodes per slab: about one per 24 bytes of document
 	nodes    []node
 	members  []member // slab
@@ -143,14 +145,67 @@ func (p *jsonParser) value() (*node, bool) {
 		return p.literal("null", kindNull)
 	default:
 		start := p.pos
-		for p.pos < len(p.data) && strings.IndexByte("+-0123456789.eE", p.data[p.pos]) >= 0 {
-			p.pos++
-		}
-		if start == p.pos {
+		if !p.number() {
 			return nil, false
 		}
 		return p.alloc(node{kind: kindNumber, raw: p.data[start:p.pos]}), true
 	}
+}
+
+// maxDepth is encoding/json's nesting limit.
+const maxDepth = 10000
+
+func (p *jsonParser) enter() bool {
+	p.depth++
+	return p.depth <= maxDepth
+}
+
+// number reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? (RFC 8259 §6).
+func (p *jsonParser) number() bool {
+	if p.peek() == '-' {
+		p.pos++
+	}
+	switch c := p.peek(); {
+	case c == '0':
+		p.pos++
+	case c >= '1' && c <= '9':
+		p.digits()
+	default:
+		return false
+	}
+	if p.peek() == '.' {
+		p.pos++
+		if !p.digits() {
+			return false
+		}
+	}
+	if c := p.peek(); c == 'e' || c == 'E' {
+		p.pos++
+		if c := p.peek(); c == '+' || c == '-' {
+			p.pos++
+		}
+		if !p.digits() {
+			return false
+		}
+	}
+	return true
+}
+
+// digits reads one or more decimal digits.
+func (p *jsonParser) digits() bool {
+	start := p.pos
+	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+		p.pos++
+	}
+	return p.pos > start
+}
+
+// peek is the next byte, or 0 at the end.
+func (p *jsonParser) peek() byte {
+	if p.pos < len(p.data) {
+		return p.data[p.pos]
+	}
+	return 0
 }
 
 func (p *jsonParser) literal(lit string, k kind) (*node, bool) {
@@ -189,6 +244,10 @@ func (p *jsonParser) string() (raw []byte, s string, ok bool) {
 				return nil, "", false
 			}
 			return raw, unescaped, true
+		default:
+			if p.data[p.pos] < 0x20 {
+				return nil, "", false // control characters must be escaped
+			}
 		}
 		p.pos++
 	}
@@ -196,6 +255,10 @@ func (p *jsonParser) string() (raw []byte, s string, ok bool) {
 }
 
 func (p *jsonParser) array() (*node, bool) {
+	if !p.enter() {
+		return nil, false
+	}
+	defer func() { p.depth-- }()
 	p.pos++
 	n := p.alloc(node{kind: kindArray})
 	p.space()
@@ -227,6 +290,10 @@ func (p *jsonParser) array() (*node, bool) {
 }
 
 func (p *jsonParser) object() (*node, bool) {
+	if !p.enter() {
+		return nil, false
+	}
+	defer func() { p.depth-- }()
 	p.pos++
 	n := p.alloc(node{kind: kindObject})
 	p.space()

@@ -2,7 +2,6 @@ package scim
 
 import (
 	"bytes"
-	"encoding/json"
 	"mime"
 	"net/http"
 )
@@ -141,11 +140,11 @@ func (n *normalizer) body(kind bodyKind, body []byte) ([]byte, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, badRequest(InvalidSyntax, "the request body is empty")
 	}
-	if !json.Valid(body) {
+	root, ok := parseJSON(body)
+	if !ok {
 		return nil, badRequest(InvalidSyntax, "the request body is not valid JSON")
 	}
-	root, ok := parseJSON(body)
-	if !ok || root.kind != kindObject {
+	if root.kind != kindObject {
 		return nil, badRequest(InvalidSyntax, "the request body must be a JSON object")
 	}
 	var changed bool

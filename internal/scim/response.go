@@ -133,10 +133,8 @@ func emptyList(rawQuery string) []byte {
 // Error URN, a string status and a detail where missing; anything else (text,
 // HTML, empty) is replaced, keeping a short text/plain message as detail.
 func errorBody(resp Response) ([]byte, bool) {
-	if json.Valid(resp.Body) {
-		if root, ok := parseJSON(resp.Body); ok && root.kind == kindObject {
-			return completeError(root, resp)
-		}
+	if root, ok := parseJSON(resp.Body); ok && root.kind == kindObject {
+		return completeError(root, resp)
 	}
 	e := &Error{Status: resp.Status, Detail: plainDetail(resp)}
 	return e.appendJSON(nil), true
@@ -191,9 +189,6 @@ func plainDetail(resp Response) string {
 // successBody normalizes a returned resource or ListResponse, returning body
 // itself when nothing changes.
 func (n *normalizer) successBody(res Resource, rawQuery string, body []byte) []byte {
-	if !json.Valid(body) {
-		return body
-	}
 	root, ok := parseJSON(body)
 	if !ok || root.kind != kindObject {
 		return body
