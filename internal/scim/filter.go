@@ -420,6 +420,23 @@ func (p *filterParser) attrExpr(parent *attrDef) Expr {
 	return nil
 }
 
+// separated returns word as the replacement of the quoted token t with the
+// spaces a bare word needs: a quote delimits itself (`eq"True"and`), a word
+// does not (`eq true and`).
+func (p *filterParser) separated(t token, word string) string {
+	if t.start > 0 && !isFilterDelim(p.src[t.start-1]) {
+		word = " " + word
+	}
+	if t.end < len(p.src) && !isFilterDelim(p.src[t.end]) {
+		word += " "
+	}
+	return word
+}
+
+func isFilterDelim(c byte) bool {
+	return c == ' ' || c == '\t' || c == '(' || c == ')' || c == '[' || c == ']'
+}
+
 // literal reads a comparison value. leaf is the compared attribute, used to
 // type "True"/"False" strings when it is boolean.
 func (p *filterParser) literal(leaf *attrDef) Literal {
@@ -433,7 +450,7 @@ func (p *filterParser) literal(leaf *attrDef) Literal {
 			if json.Unmarshal(raw, &s) == nil {
 				for _, b := range [...]string{"true", "false"} {
 					if strings.EqualFold(s, b) {
-						canon = b
+						canon = p.separated(t, b)
 						p.typedValue = true
 					}
 				}

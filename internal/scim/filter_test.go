@@ -12,6 +12,9 @@ func TestCanonicalFilter(t *testing.T) {
 		{`userName Eq "Test_User"`, `userName eq "Test_User"`},
 		{`userName eq "a" AND externalId eq "b"`, `userName eq "a" and externalId eq "b"`},
 		{`DisplayName eq "BobIsAmazing"`, `displayName eq "BobIsAmazing"`},
+		// A quoted boolean becomes a bare word, which needs spaces a quote did not (found by FuzzParseFilter).
+		{`roles.primArY eq"True"`, `roles.primary eq true`},
+		{`roles[primary eq"True"and value eq "x"]`, `roles[primary eq true and value eq "x"]`},
 		{`ExternalId eq "X"`, `externalId eq "X"`},
 		{`emails[Type eq "work"].Value eq "a@b"`, `emails[type eq "work"].value eq "a@b"`},
 		{`emails[type eq "work"]`, `emails[type eq "work"]`},
