@@ -39,7 +39,7 @@ func report(w io.Writer, o options, rows []row, ngx *server) {
 		byName[rows[i].name] = &rows[i]
 	}
 	fmt.Fprintf(w, "Machine: %s\n", machine(ngx))
-	fmt.Fprintf(w, "Command: go run ./test/load %s\n", strings.Join(os.Args[1:], " "))
+	fmt.Fprintf(w, "Command: %s\n", strings.TrimSpace("go run ./test/load "+strings.Join(os.Args[1:], " ")))
 	fmt.Fprintf(w, "Each scenario: %s warm-up, then %s measured at %d connections; load generator on the same machine.\n\n",
 		o.warmup, o.duration, o.conns)
 	fmt.Fprintln(w, "| Scenario | Through | req/s | × direct | p50 | p50 − direct | p99 | Errors | Peak RSS | Server CPU/req | Load CPU/req |")
