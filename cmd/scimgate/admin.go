@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,31 +19,11 @@ func (a *app) adminCommand() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant `ID` (required)")
 	needTenant := func(c *cobra.Command) error { return requireFlags(c, "tenant") }
 
-	var fromStdin bool
-	create := &cobra.Command{
-		Use:   "create --tenant T USERNAME",
-		Short: "Add an admin user; the password is generated and printed once unless given on stdin",
-		Args:  args("USERNAME"),
-		RunE: func(c *cobra.Command, argv []string) error {
-			if err := needTenant(c); err != nil {
-				return err
-			}
-			password, err := a.passwordFromStdin(fromStdin)
-			if err != nil {
-				return err
-			}
-			return a.manage(c, func(ops adminapi.Operations) error {
-				adm, err := ops.CreateAdmin(c.Context(), tenant, adminapi.NewAdmin{Username: argv[0], Password: password})
-				if err != nil {
-					return err
-				}
-				return a.printAdmin(adm, func(w io.Writer) {
-					fmt.Fprintf(w, "Created admin %s of tenant %s.\n", adm.Username, adm.TenantID)
-				})
-			})
-		},
-	}
-	create.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of stdin")
+	create := a.adminPasswordCommand("create --tenant T USERNAME",
+		"Add an admin user; the password is generated and printed once unless given on stdin", "Created admin", &tenant,
+		func(ops adminapi.Operations, ctx context.Context, tenant, username, password string) (*adminapi.AdminWithPassword, error) {
+			return ops.CreateAdmin(ctx, tenant, adminapi.NewAdmin{Username: username, Password: password})
+		})
 
 	list := &cobra.Command{
 		Use:   "list --tenant T",
@@ -68,30 +49,11 @@ func (a *app) adminCommand() *cobra.Command {
 		},
 	}
 
-	passwd := &cobra.Command{
-		Use:   "passwd --tenant T USERNAME",
-		Short: "Replace an admin's password; a generated one is printed once",
-		Args:  args("USERNAME"),
-		RunE: func(c *cobra.Command, argv []string) error {
-			if err := needTenant(c); err != nil {
-				return err
-			}
-			password, err := a.passwordFromStdin(fromStdin)
-			if err != nil {
-				return err
-			}
-			return a.manage(c, func(ops adminapi.Operations) error {
-				adm, err := ops.SetAdminPassword(c.Context(), tenant, argv[0], adminapi.NewPassword{Password: password})
-				if err != nil {
-					return err
-				}
-				return a.printAdmin(adm, func(w io.Writer) {
-					fmt.Fprintf(w, "Changed the password of admin %s of tenant %s.\n", adm.Username, adm.TenantID)
-				})
-			})
-		},
-	}
-	passwd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of stdin")
+	passwd := a.adminPasswordCommand("passwd --tenant T USERNAME",
+		"Replace an admin's password; a generated one is printed once", "Changed the password of admin", &tenant,
+		func(ops adminapi.Operations, ctx context.Context, tenant, username, password string) (*adminapi.AdminWithPassword, error) {
+			return ops.SetAdminPassword(ctx, tenant, username, adminapi.NewPassword{Password: password})
+		})
 
 	del := &cobra.Command{
 		Use:   "delete --tenant T USERNAME",
@@ -114,17 +76,45 @@ func (a *app) adminCommand() *cobra.Command {
 	return cmd
 }
 
-// printAdmin prints an admin after a password change: with the password
-// and the shown-once notice when scimgate generated it.
-func (a *app) printAdmin(adm *adminapi.AdminWithPassword, human func(w io.Writer)) error {
-	if adm.Password == "" {
-		return a.print(adm, human)
+// adminPasswordCommand returns an admin subcommand that sets a password,
+// create or passwd: set applies it, done starts the sentence that reports
+// it. The password comes from stdin with --password-stdin; otherwise
+// scimgate generates one, printed once with the shown-once notice.
+func (a *app) adminPasswordCommand(use, short, done string, tenant *string,
+	set func(ops adminapi.Operations, ctx context.Context, tenant, username, password string) (*adminapi.AdminWithPassword, error),
+) *cobra.Command {
+	var fromStdin bool
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  args("USERNAME"),
+		RunE: func(c *cobra.Command, argv []string) error {
+			if err := requireFlags(c, "tenant"); err != nil {
+				return err
+			}
+			password, err := a.passwordFromStdin(fromStdin)
+			if err != nil {
+				return err
+			}
+			return a.manage(c, func(ops adminapi.Operations) error {
+				adm, err := set(ops, c.Context(), *tenant, argv[0], password)
+				if err != nil {
+					return err
+				}
+				human := func(w io.Writer) { fmt.Fprintf(w, "%s %s of tenant %s.\n", done, adm.Username, adm.TenantID) }
+				if adm.Password == "" {
+					return a.print(adm, human)
+				}
+				return a.printSecret(adm, "password", func(w io.Writer) {
+					human(w)
+					fields(w, [2]string{"Password", adm.Password})
+					fmt.Fprintln(w, shownOnce("password"))
+				})
+			})
+		},
 	}
-	return a.printSecret(adm, "password", func(w io.Writer) {
-		human(w)
-		fields(w, [2]string{"Password", adm.Password})
-		fmt.Fprintln(w, shownOnce("password"))
-	})
+	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of stdin")
+	return cmd
 }
 
 // passwordFromStdin reads the first line of stdin when asked to; "" asks
