@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,30 +20,18 @@ import (
 func testConcurrentAppends(t *testing.T, kv store.KV) {
 	const workers, appendsEach = 64, 16
 	ctx := t.Context()
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	start := make(chan struct{})
-	for w := range workers {
-		wg.Go(func() {
-			<-start
-			for i := range appendsEach {
-				token := fmt.Sprintf("%d.%d;", w, i)
-				err := kv.Update(ctx, "log", func(old []byte) ([]byte, time.Duration, error) {
-					return append(old, token...), 0, nil
-				})
-				if err != nil {
-					errs <- fmt.Errorf("worker %d append %d: %w", w, i, err)
-					return
-				}
+	race(t, each(workers, func(w int) error {
+		for i := range appendsEach {
+			token := fmt.Sprintf("%d.%d;", w, i)
+			err := kv.Update(ctx, "log", func(old []byte) ([]byte, time.Duration, error) {
+				return append(old, token...), 0, nil
+			})
+			if err != nil {
+				return fmt.Errorf("worker %d append %d: %w", w, i, err)
 			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+		}
+		return nil
+	}))
 
 	got, err := kv.Get(ctx, "log")
 	if err != nil {
@@ -91,54 +80,37 @@ func testConcurrentMix(t *testing.T, kv store.KV) {
 		return []byte(strconv.Itoa(n + 1)), 0, nil
 	}
 
-	var wg sync.WaitGroup
-	errs := make(chan error, creators+updaters+deleters)
-	start := make(chan struct{})
-	for c := range creators {
-		wg.Go(func() {
-			<-start
-			for _, i := range rand.Perm(keys) {
-				if err := kv.Create(ctx, key(i), []byte("0"), 0); err != nil && !errors.Is(err, store.ErrExists) {
-					errs <- fmt.Errorf("creator %d: Create(%s): %w", c, key(i), err)
-					return
-				}
+	create := func(c int) error {
+		for _, i := range rand.Perm(keys) {
+			if err := kv.Create(ctx, key(i), []byte("0"), 0); err != nil && !errors.Is(err, store.ErrExists) {
+				return fmt.Errorf("creator %d: Create(%s): %w", c, key(i), err)
 			}
-		})
+		}
+		return nil
 	}
-	for u := range updaters {
-		wg.Go(func() {
-			<-start
-			for range updatesEach {
-				i := rand.IntN(keys)
-				err := kv.Update(ctx, key(i), increment)
-				switch {
-				case err == nil:
-					increments[i].Add(1)
-				case !errors.Is(err, errAbsent):
-					errs <- fmt.Errorf("updater %d: Update(%s): %w", u, key(i), err)
-					return
-				}
+	update := func(u int) error {
+		for range updatesEach {
+			i := rand.IntN(keys)
+			err := kv.Update(ctx, key(i), increment)
+			switch {
+			case err == nil:
+				increments[i].Add(1)
+			case !errors.Is(err, errAbsent):
+				return fmt.Errorf("updater %d: Update(%s): %w", u, key(i), err)
 			}
-		})
+		}
+		return nil
 	}
-	for d := range deleters {
-		wg.Go(func() {
-			<-start
-			for range deletesEach {
-				i := 2*rand.IntN(keys/2) + 1
-				if err := kv.Delete(ctx, key(i)); err != nil {
-					errs <- fmt.Errorf("deleter %d: Delete(%s): %w", d, key(i), err)
-					return
-				}
+	del := func(d int) error {
+		for range deletesEach {
+			i := 2*rand.IntN(keys/2) + 1
+			if err := kv.Delete(ctx, key(i)); err != nil {
+				return fmt.Errorf("deleter %d: Delete(%s): %w", d, key(i), err)
 			}
-		})
+		}
+		return nil
 	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	race(t, slices.Concat(each(creators, create), each(updaters, update), each(deleters, del)))
 
 	present := map[string]string{}
 	for i := range keys {
@@ -181,29 +153,18 @@ func testConcurrentTake(t *testing.T, kv store.KV) {
 		k, v := fmt.Sprintf("code:%02d", r), fmt.Sprintf("grant-%02d", r)
 		mustSet(t, kv, k, v, 0)
 		var winners atomic.Int32
-		var wg sync.WaitGroup
-		errs := make(chan error, racers)
-		start := make(chan struct{})
-		for range racers {
-			wg.Go(func() {
-				<-start
-				got, err := kv.Take(ctx, k)
-				switch {
-				case err == nil && string(got) == v:
-					winners.Add(1)
-				case err == nil:
-					errs <- fmt.Errorf("Take(%s) = %q, want %q", k, got, v)
-				case !errors.Is(err, store.ErrNotFound):
-					errs <- fmt.Errorf("Take(%s): %w", k, err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
+		race(t, each(racers, func(int) error {
+			got, err := kv.Take(ctx, k)
+			switch {
+			case err == nil && string(got) == v:
+				winners.Add(1)
+			case err == nil:
+				return fmt.Errorf("Take(%s) = %q, want %q", k, got, v)
+			case !errors.Is(err, store.ErrNotFound):
+				return fmt.Errorf("Take(%s): %w", k, err)
+			}
+			return nil
+		}))
 		if n := winners.Load(); n != 1 {
 			t.Fatalf("round %d: %d Takes received the value, want exactly 1", r, n)
 		}
@@ -220,31 +181,53 @@ func testConcurrentCreate(t *testing.T, kv store.KV) {
 		k := fmt.Sprintf("client:%02d", r)
 		var winner atomic.Int32
 		var winners atomic.Int32
-		var wg sync.WaitGroup
-		errs := make(chan error, racers)
-		start := make(chan struct{})
-		for c := range racers {
-			wg.Go(func() {
-				<-start
-				err := kv.Create(ctx, k, []byte(strconv.Itoa(c)), 0)
-				switch {
-				case err == nil:
-					winners.Add(1)
-					winner.Store(int32(c))
-				case !errors.Is(err, store.ErrExists):
-					errs <- fmt.Errorf("Create(%s): %w", k, err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
+		race(t, each(racers, func(c int) error {
+			err := kv.Create(ctx, k, []byte(strconv.Itoa(c)), 0)
+			switch {
+			case err == nil:
+				winners.Add(1)
+				winner.Store(int32(c))
+			case !errors.Is(err, store.ErrExists):
+				return fmt.Errorf("Create(%s): %w", k, err)
+			}
+			return nil
+		}))
 		if n := winners.Load(); n != 1 {
 			t.Fatalf("round %d: %d Creates succeeded, want exactly 1", r, n)
 		}
 		wantValue(t, kv, k, strconv.Itoa(int(winner.Load())))
 	}
+}
+
+// race runs all workers at once: they wait for one start signal, so they
+// contend for the store as hard as the scheduler allows. Each error a
+// worker returns fails the test.
+func race(t *testing.T, workers []func() error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(workers))
+	start := make(chan struct{})
+	for _, work := range workers {
+		wg.Go(func() {
+			<-start
+			if err := work(); err != nil {
+				errs <- err
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// each returns n workers for race: work called with 0 to n-1.
+func each(n int, work func(i int) error) []func() error {
+	workers := make([]func() error, n)
+	for i := range workers {
+		workers[i] = func() error { return work(i) }
+	}
+	return workers
 }
