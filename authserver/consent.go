@@ -52,12 +52,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request) {
 // one code however often the form is submitted.
 func (s *Server) decideConsent(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, ok := s.checkPagePost(w, r)
-	if !ok {
-		return
-	}
-	id := s.pendingID(r)
-	p, client, ok := s.pendingRequest(w, r, id, form.Get("csrf"))
+	form, id, p, client, ok := s.acceptPagePost(w, r)
 	if !ok {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -43,12 +44,7 @@ const wrongCredentials = "The username or password is not correct."
 // before authentication is worthless after it (session fixation).
 func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	form, ok := s.checkPagePost(w, r)
-	if !ok {
-		return
-	}
-	id := s.pendingID(r)
-	p, client, ok := s.pendingRequest(w, r, id, form.Get("csrf"))
+	form, id, p, client, ok := s.acceptPagePost(w, r)
 	if !ok {
 		return
 	}
@@ -100,6 +96,23 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Audit.Record(ctx, audit.AdminSignIn, slog.String("tenant", client.TenantID), slog.String("username", admin.Username),
 		slog.String("client_id", client.ID), slog.String("ip", ip))
 	http.Redirect(w, r, s.issuerPath+ConsentPath, http.StatusSeeOther)
+}
+
+// acceptPagePost accepts a form post from the sign-in or consent page
+// (checkPagePost) with the pending request it continues, whose CSRF token
+// the form must carry (pendingRequest); id is that request's. On refusal
+// it has rendered the page and ok is false.
+func (s *Server) acceptPagePost(w http.ResponseWriter, r *http.Request) (form url.Values, id string, p *grants.Pending, client *credentials.Client, ok bool) {
+	form, ok = s.checkPagePost(w, r)
+	if !ok {
+		return nil, "", nil, nil, false
+	}
+	id = s.pendingID(r)
+	p, client, ok = s.pendingRequest(w, r, id, form.Get("csrf"))
+	if !ok {
+		return nil, "", nil, nil, false
+	}
+	return form, id, p, client, true
 }
 
 // pendingRequest loads the browser's pending request, checks the CSRF token
