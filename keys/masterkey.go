@@ -9,8 +9,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/scimgate/scimgate/internal/atomicfile"
 )
 
 // MasterKeyEnv names the environment variable that holds the master key.
@@ -102,14 +103,14 @@ func LoadOrCreateMasterKeyFile(path string) (key []byte, created bool, err error
 	if _, err := rand.Read(key); err != nil {
 		return nil, false, fmt.Errorf("keys: generate master key: %w", err)
 	}
-	err = createFileExclusive(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"))
+	err = atomicfile.CreateExclusive(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"))
 	if errors.Is(err, fs.ErrExist) {
 		// Another process created it between our read and our write: use its key.
 		key, err = readMasterKeyFile(path)
 		return key, false, err
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("keys: master key file: %w", err)
 	}
 	return key, true, nil
 }
@@ -143,43 +144,4 @@ func readMasterKeyFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("master key file %s: %w", path, err)
 	}
 	return key, nil
-}
-
-// createFileExclusive writes data to path with mode 0600 unless path exists.
-// The data goes to a temporary file first and is linked into place, so a
-// concurrent reader sees either no file or the whole key, never a torn one.
-func createFileExclusive(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".master-key-*") // created with mode 0600
-	if err != nil {
-		return fmt.Errorf("keys: create master key file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if closeErr := tmp.Close(); err == nil {
-		err = closeErr
-	}
-	if err != nil {
-		return fmt.Errorf("keys: write master key file: %w", err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return fmt.Errorf("keys: create master key file: %w", err)
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes the new directory entry durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("keys: sync key directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("keys: sync key directory: %w", err)
-	}
-	return nil
 }

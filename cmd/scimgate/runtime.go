@@ -15,6 +15,7 @@ import (
 
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/adminapi"
+	"github.com/scimgate/scimgate/internal/atomicfile"
 	"github.com/scimgate/scimgate/internal/audit"
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/secret"
@@ -262,7 +263,7 @@ func loadOrCreateAdminToken(path string) (string, error) {
 		return token, err
 	}
 	token = secret.New()
-	err = createExclusive(path, []byte(token+"\n"))
+	err = atomicfile.CreateExclusive(path, []byte(token+"\n"))
 	if errors.Is(err, fs.ErrExist) {
 		return readAdminToken(path) // another process made it first
 	}
@@ -296,29 +297,4 @@ func readAdminToken(path string) (string, error) {
 		return "", fmt.Errorf("admin token file %s holds no token of 32 or more characters; delete it to have one generated", path)
 	}
 	return token, nil
-}
-
-// createExclusive writes data to path with mode 0600 unless path exists,
-// through a temporary file linked into place, so that a concurrent reader
-// never sees a partial file.
-func createExclusive(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*") // mode 0600
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if closeErr := tmp.Close(); err == nil {
-		err = closeErr
-	}
-	if err == nil {
-		err = os.Link(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	return nil
 }
