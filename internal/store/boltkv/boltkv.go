@@ -21,6 +21,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/scimgate/scimgate/internal/atomicfile"
 	"github.com/scimgate/scimgate/internal/store"
 )
 
@@ -115,9 +116,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if created {
 		// The file's own contents are fsynced by bbolt; its directory entry
 		// is not, and a power loss could otherwise lose the whole file.
-		if err := syncDir(dir); err != nil {
+		if err := atomicfile.SyncDir(dir); err != nil {
 			_ = db.Close()
-			return nil, err
+			return nil, fmt.Errorf("boltkv: %w", err)
 		}
 	}
 	warnIfExposed(log, dir, path)
@@ -151,18 +152,6 @@ func initBuckets(db *bolt.DB) error {
 	})
 	if err != nil {
 		return fmt.Errorf("boltkv: initialise: %w", err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("boltkv: sync data directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("boltkv: sync data directory: %w", err)
 	}
 	return nil
 }
