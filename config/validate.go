@@ -100,7 +100,7 @@ func (l *loader) listen(c *Listen) {
 	}
 	l.within("listen.shutdown_delay", c.ShutdownDelay, 0, time.Minute)
 	if c.ReadHeaderTimeout > c.ReadTimeout && c.ReadTimeout > 0 {
-		l.problem("listen.read_header_timeout", "must not exceed listen.read_timeout (%s)", short(c.ReadTimeout))
+		l.problem("listen.read_header_timeout", "must not exceed listen.read_timeout (%s)", FormatDuration(c.ReadTimeout))
 	}
 }
 
@@ -251,10 +251,10 @@ func (l *loader) keys(c *Keys) {
 	oneOf(l, "keys.algorithm", c.Algorithm, AlgorithmES256, AlgorithmEdDSA, AlgorithmRS256)
 	l.positive("keys.refresh_interval", c.RefreshInterval)
 	if c.PublishBeforeUse <= c.RefreshInterval {
-		l.problem("keys.publish_before_use", "must be longer than keys.refresh_interval (%s), so that every replica knows a key before it signs", short(c.RefreshInterval))
+		l.problem("keys.publish_before_use", "must be longer than keys.refresh_interval (%s), so that every replica knows a key before it signs", FormatDuration(c.RefreshInterval))
 	}
 	if c.RotationInterval <= c.PublishBeforeUse {
-		l.problem("keys.rotation_interval", "must be longer than keys.publish_before_use (%s)", short(c.PublishBeforeUse))
+		l.problem("keys.rotation_interval", "must be longer than keys.publish_before_use (%s)", FormatDuration(c.PublishBeforeUse))
 	}
 }
 
@@ -262,10 +262,10 @@ func (l *loader) tokens(c *Tokens) {
 	l.within("tokens.access_ttl", c.AccessTTL, minAccessTTL, maxAccessTTL)
 	l.within("tokens.code_ttl", c.CodeTTL, minCodeTTL, maxCodeTTL)
 	if c.RefreshTTL < c.AccessTTL {
-		l.problem("tokens.refresh_ttl", "must be at least tokens.access_ttl (%s)", short(c.AccessTTL))
+		l.problem("tokens.refresh_ttl", "must be at least tokens.access_ttl (%s)", FormatDuration(c.AccessTTL))
 	}
 	if c.RefreshGrace < 0 || c.RefreshGrace >= maxRefreshGrace {
-		l.problem("tokens.refresh_grace", "must be at least 0s and less than %s, got %s", short(maxRefreshGrace), short(c.RefreshGrace))
+		l.problem("tokens.refresh_grace", "must be at least 0s and less than %s, got %s", FormatDuration(maxRefreshGrace), FormatDuration(c.RefreshGrace))
 	}
 	l.within("tokens.leeway", c.Leeway, 0, maxLeeway)
 }
@@ -327,7 +327,7 @@ func (l *loader) route(key string, r *Route, g *Gateway, writeTimeout time.Durat
 	l.headers(key, r, g)
 	l.positive(key+".timeout", r.Timeout)
 	if r.Timeout >= writeTimeout && writeTimeout > 0 {
-		l.problem(key+".timeout", "must be shorter than listen.write_timeout (%s), or the response is cut off", short(writeTimeout))
+		l.problem(key+".timeout", "must be shorter than listen.write_timeout (%s), or the response is cut off", FormatDuration(writeTimeout))
 	}
 	if r.MaxBody <= 0 || r.MaxBody > maxBodyLimit {
 		l.problem(key+".max_body", "must be more than 0 and at most %s, got %s", maxBodyLimit, r.MaxBody)
@@ -504,18 +504,20 @@ func oneOf[T ~string](l *loader, key string, got T, allowed ...T) {
 
 func (l *loader) positive(key string, d time.Duration) {
 	if d <= 0 {
-		l.problem(key, "must be longer than 0s, got %s", short(d))
+		l.problem(key, "must be longer than 0s, got %s", FormatDuration(d))
 	}
 }
 
 func (l *loader) within(key string, d, lo, hi time.Duration) {
 	if d < lo || d > hi {
-		l.problem(key, "must be between %s and %s, got %s", short(lo), short(hi), short(d))
+		l.problem(key, "must be between %s and %s, got %s", FormatDuration(lo), FormatDuration(hi), FormatDuration(d))
 	}
 }
 
-// short renders a duration without zero trailing units: 5m, not 5m0s.
-func short(d time.Duration) string {
+// FormatDuration renders d as an operator writes it in the configuration,
+// without zero trailing units: 5m, not 5m0s; 1h, not 1h0m0s. Messages and
+// the generated configuration reference use it, so both read like the file.
+func FormatDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

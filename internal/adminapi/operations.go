@@ -11,9 +11,9 @@ package adminapi
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/keys"
 )
 
@@ -212,17 +212,8 @@ type AdminWithPassword struct {
 // in JSON.
 type Duration time.Duration
 
-// String renders d compactly: 1h, not 1h0m0s.
-func (d Duration) String() string {
-	s := time.Duration(d).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2] // 1h30m0s → 1h30m
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2] // 1h0m → 1h
-	}
-	return s
-}
+// String renders d compactly, as the configuration does: 1h, not 1h0m0s.
+func (d Duration) String() string { return config.FormatDuration(time.Duration(d)) }
 
 // MarshalText writes d in Go syntax.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }

@@ -119,7 +119,7 @@ func describeRoutes(v reflect.Value) string {
 func formatDefault(v reflect.Value) string {
 	switch x := v.Interface().(type) {
 	case time.Duration:
-		return "`" + shortDuration(x) + "`"
+		return "`" + config.FormatDuration(x) + "`"
 	case slog.Level:
 		return "`" + strings.ToLower(x.String()) + "`"
 	case config.Secret:
@@ -154,17 +154,6 @@ func formatDefault(v reflect.Value) string {
 		}
 	}
 	return "`" + fmt.Sprint(v.Interface()) + "`"
-}
-
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // markdownEscaper keeps doc comments from being read as table cells or HTML.
