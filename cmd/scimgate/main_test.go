@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/adminapi"
 	"github.com/scimgate/scimgate/internal/store/storetest"
+	"github.com/scimgate/scimgate/internal/testkit"
 )
 
 func TestVersion(t *testing.T) {
@@ -255,7 +254,7 @@ func TestCommands(t *testing.T) {
 // runtime, holding the store's lock, and serves the admin API on the admin
 // listener it adds to c's configuration. It returns the count of requests
 // and the server's operational log.
-func serveAdminAPI(t *testing.T, c *cli) (*atomic.Int32, *syncBuffer) {
+func serveAdminAPI(t *testing.T, c *cli) (*atomic.Int32, *testkit.SyncBuffer) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -273,7 +272,7 @@ func serveAdminAPI(t *testing.T, c *cli) (*atomic.Int32, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverLog := &syncBuffer{}
+	serverLog := &testkit.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rt, err := openRuntime(context.Background(), cfg, Env{Vars: c.vars, Stderr: serverLog}, runtimeOptions{Actor: "admin_api", Logger: log})
 	if err != nil {
@@ -292,24 +291,6 @@ func serveAdminAPI(t *testing.T, c *cli) (*atomic.Int32, *syncBuffer) {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return requests, serverLog
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // While a server holds the embedded store, commands go through its admin
@@ -360,7 +341,7 @@ func TestSecretsShownOnce(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			c := newCLI(t, oneRoute)
-			serverLog := &syncBuffer{}
+			serverLog := &testkit.SyncBuffer{}
 			if viaAPI {
 				_, serverLog = serveAdminAPI(t, c)
 			}

@@ -1,12 +1,10 @@
 package adminapi
 
 import (
-	"bytes"
 	"crypto/rand"
 	"log/slog"
 	"net/http/httptest"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/scimgate/scimgate/config"
@@ -15,6 +13,7 @@ import (
 	"github.com/scimgate/scimgate/internal/secret"
 	"github.com/scimgate/scimgate/internal/store"
 	"github.com/scimgate/scimgate/internal/store/storetest"
+	"github.com/scimgate/scimgate/internal/testkit"
 	"github.com/scimgate/scimgate/keys"
 )
 
@@ -32,34 +31,16 @@ var testSite = Site{
 // oneRouteSite is the common single-route deployment.
 var oneRouteSite = Site{Issuer: "https://scim.example.com", Routes: []config.Route{{Prefix: "/scim/v2"}}}
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fixture is one implementation of Operations over a fresh store, with
 // everything it wrote to the audit stream and the operational log.
 type fixture struct {
 	ops   Operations
-	audit *syncBuffer
-	log   *syncBuffer
+	audit *testkit.SyncBuffer
+	log   *testkit.SyncBuffer
 }
 
 // newLocal returns a Local over kv recording into a fresh fixture.
-func newLocal(t testing.TB, kv store.KV, site Site, actor string) (*Local, *syncBuffer, *syncBuffer) {
+func newLocal(t testing.TB, kv store.KV, site Site, actor string) (*Local, *testkit.SyncBuffer, *testkit.SyncBuffer) {
 	t.Helper()
 	master := make([]byte, 32)
 	_, _ = rand.Read(master)
@@ -67,7 +48,7 @@ func newLocal(t testing.TB, kv store.KV, site Site, actor string) (*Local, *sync
 	if err != nil {
 		t.Fatal(err)
 	}
-	logBuf, auditBuf := &syncBuffer{}, &syncBuffer{}
+	logBuf, auditBuf := &testkit.SyncBuffer{}, &testkit.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	creds := credentials.New(kv, hasher, credentials.Options{
 		PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1},
@@ -83,7 +64,7 @@ func newLocal(t testing.TB, kv store.KV, site Site, actor string) (*Local, *sync
 
 // newRemote serves a Local over kv through the admin API and returns a
 // Remote talking to it.
-func newRemote(t testing.TB, kv store.KV, site Site) (*Remote, *syncBuffer, *syncBuffer) {
+func newRemote(t testing.TB, kv store.KV, site Site) (*Remote, *testkit.SyncBuffer, *testkit.SyncBuffer) {
 	t.Helper()
 	local, auditBuf, logBuf := newLocal(t, kv, site, "admin_api")
 	h, err := NewHandler(local, testToken, slog.New(slog.NewTextHandler(logBuf, nil)))

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -27,6 +26,7 @@ import (
 	"github.com/scimgate/scimgate/internal/secret"
 	"github.com/scimgate/scimgate/internal/store"
 	"github.com/scimgate/scimgate/internal/store/storetest"
+	"github.com/scimgate/scimgate/internal/testkit"
 	"github.com/scimgate/scimgate/keys"
 )
 
@@ -42,8 +42,8 @@ type server struct {
 	adminToken string
 	master     []byte
 	kv         *failingPing
-	logs       *syncBuffer
-	audit      *syncBuffer
+	logs       *testkit.SyncBuffer
+	audit      *testkit.SyncBuffer
 	upstream   *recordingUpstream
 	client     *http.Client
 	ops        *adminapi.Remote
@@ -62,7 +62,7 @@ type serverOptions struct {
 func startServer(t *testing.T, o serverOptions) *server {
 	t.Helper()
 	ctx := context.Background()
-	s := &server{t: t, logs: &syncBuffer{}, audit: &syncBuffer{}, adminToken: secret.New(),
+	s := &server{t: t, logs: &testkit.SyncBuffer{}, audit: &testkit.SyncBuffer{}, adminToken: secret.New(),
 		upstream: &recordingUpstream{h: scimtest.New(scimtest.PerTenant())}, client: o.client}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: 10 * time.Second}
@@ -306,21 +306,3 @@ func (f *failingPing) fail(err error) {
 }
 
 var errStoreDown = errors.New("store unreachable (test)")
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

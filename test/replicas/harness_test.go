@@ -1,7 +1,6 @@
 package replicas
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +24,7 @@ import (
 	"github.com/scimgate/scimgate/internal/scim/scimtest"
 	"github.com/scimgate/scimgate/internal/secret"
 	"github.com/scimgate/scimgate/internal/store/storetest"
+	"github.com/scimgate/scimgate/internal/testkit"
 )
 
 // binary is the scimgate executable TestMain builds.
@@ -91,8 +90,8 @@ type replica struct {
 	admin      string
 	cmd        *exec.Cmd
 	exited     chan error
-	stdout     *syncBuffer
-	stderr     *syncBuffer
+	stdout     *testkit.SyncBuffer
+	stderr     *testkit.SyncBuffer
 	publicPort string
 	adminPort  string
 }
@@ -101,7 +100,7 @@ type replica struct {
 func (c *cluster) replica(name string) *replica {
 	c.t.Helper()
 	r := &replica{c: c, name: name, publicPort: freePort(c.t), adminPort: freePort(c.t),
-		stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+		stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}}
 	r.public, r.admin = "http://127.0.0.1:"+r.publicPort, "http://127.0.0.1:"+r.adminPort
 	r.config = filepath.Join(c.dir, name+".yaml")
 	yaml := fmt.Sprintf(`issuer: %s
@@ -296,22 +295,4 @@ func revoke(base string, c client, token string) error {
 		return fmt.Errorf("revoke: %d", resp.StatusCode)
 	}
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output copiers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
