@@ -1,36 +1,22 @@
 package config
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/scimgate/scimgate/internal/testkit"
 )
 
 // The configuration reference is generated from the comments in config.go,
 // so every field must carry one and a yaml tag.
 func TestEveryFieldIsDocumented(t *testing.T) {
-	file, err := parser.ParseFile(token.NewFileSet(), "config.go", nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
+	for _, f := range testkit.StructFields(t, "config.go") {
+		if f.Doc == "" || !strings.Contains(f.Tag, `yaml:"`) {
+			t.Errorf("%s.%s needs a doc comment and a yaml tag", f.Type, f.Name)
+		}
 	}
-	ast.Inspect(file, func(n ast.Node) bool {
-		spec, ok := n.(*ast.TypeSpec)
-		if !ok {
-			return true
-		}
-		if st, ok := spec.Type.(*ast.StructType); ok {
-			for _, f := range st.Fields.List {
-				if f.Doc == nil || f.Tag == nil || !strings.Contains(f.Tag.Value, `yaml:"`) {
-					t.Errorf("%s.%s needs a doc comment and a yaml tag", spec.Name, f.Names[0])
-				}
-			}
-		}
-		return true
-	})
 }
 
 // schemaKeys lists the dotted key of every value in the schema; list items

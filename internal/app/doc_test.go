@@ -17,6 +17,7 @@ import (
 
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/metrics"
+	"github.com/scimgate/scimgate/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated configuration reference in README.md")
@@ -161,26 +162,12 @@ var markdownEscaper = strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;")
 
 // fieldDocs maps Type.Field to the field's doc comment, on one line.
 func fieldDocs(t *testing.T, path string) map[string]string {
-	file, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
 	docs := map[string]string{}
-	ast.Inspect(file, func(n ast.Node) bool {
-		spec, ok := n.(*ast.TypeSpec)
-		if !ok {
-			return true
+	for _, f := range testkit.StructFields(t, path) {
+		if f.Doc != "" {
+			docs[f.Type+"."+f.Name] = markdownEscaper.Replace(f.Doc)
 		}
-		if st, ok := spec.Type.(*ast.StructType); ok {
-			for _, f := range st.Fields.List {
-				if f.Doc != nil && len(f.Names) == 1 {
-					text := strings.Join(strings.Fields(f.Doc.Text()), " ")
-					docs[spec.Name.Name+"."+f.Names[0].Name] = markdownEscaper.Replace(text)
-				}
-			}
-		}
-		return true
-	})
+	}
 	return docs
 }
 
