@@ -113,28 +113,28 @@ func BenchmarkBareReverseProxy(b *testing.B) {
 // token already in the verified-token cache (Entra reuses one for an hour).
 func BenchmarkGatewayJWT(b *testing.B) {
 	s, _ := benchStack(b)
-	benchGet(b, s.url+shared+userPath, "Authorization", bearer(s.token(s.acme)))
+	benchGet(b, s.URL+shared+userPath, "Authorization", bearer(s.token(s.acme)))
 }
 
 // BenchmarkGatewayAPIKey is the same with an API key (Okta, OneLogin).
 func BenchmarkGatewayAPIKey(b *testing.B) {
 	s, _ := benchStack(b)
-	benchGet(b, s.url+shared+userPath, "Authorization", bearer(s.acmeKey))
+	benchGet(b, s.URL+shared+userPath, "Authorization", bearer(s.acmeKey))
 }
 
 // BenchmarkGatewayJWTUncached verifies the signature on every request.
 func BenchmarkGatewayJWTUncached(b *testing.B) {
 	up := fastUpstream(b)
 	s := newStack(b, stackOptions{upstream: up.URL, limits: unlimited(), cacheSize: -1})
-	benchGet(b, s.url+shared+userPath, "Authorization", bearer(s.token(s.acme)))
+	benchGet(b, s.URL+shared+userPath, "Authorization", bearer(s.token(s.acme)))
 }
 
 // BenchmarkHandlerJWT calls the gateway's handler in process (no inbound
 // connection), so allocs/op are the gateway's and its upstream round trip's.
 func BenchmarkHandlerJWT(b *testing.B) {
 	s, _ := benchStack(b)
-	h := s.gw.Handler()
-	req := httptest.NewRequest(http.MethodGet, s.url+shared+userPath+"?attributes=userName", nil)
+	h := s.Gateway.Handler()
+	req := httptest.NewRequest(http.MethodGet, s.URL+shared+userPath+"?attributes=userName", nil)
 	req.Header.Set("Authorization", bearer(s.token(s.acme)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -150,7 +150,7 @@ func BenchmarkHandlerJWT(b *testing.B) {
 // dialect is off: the normalizers' share is the difference.
 func BenchmarkGatewayJWTDialectOff(b *testing.B) {
 	s, _ := benchStack(b)
-	benchGet(b, s.url+rooms+userPath, "Authorization", bearer(s.token(s.acme)))
+	benchGet(b, s.URL+rooms+userPath, "Authorization", bearer(s.token(s.acme)))
 }
 
 // The same comparison against scimtest, the upstream of the load runs: a
@@ -178,5 +178,5 @@ func BenchmarkDirectSCIMTest(b *testing.B) {
 func BenchmarkGatewaySCIMTestJWT(b *testing.B) {
 	s := newStack(b, stackOptions{limits: unlimited()})
 	path := scimtestUser(b, s)
-	benchGet(b, s.url+"/t/acme/scim/v2"+path, "Authorization", bearer(s.token(s.acme)))
+	benchGet(b, s.URL+"/t/acme/scim/v2"+path, "Authorization", bearer(s.token(s.acme)))
 }

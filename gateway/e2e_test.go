@@ -105,7 +105,7 @@ func TestEntraCycleWithTokenFromTokenEndpoint(t *testing.T) {
 		} `json:"meta"`
 	}
 	_ = json.Unmarshal([]byte(r.body), &user)
-	public := s.url + shared + "/Users/" + user.ID
+	public := s.URL + shared + "/Users/" + user.ID
 	if r.header.Get("Location") != public || user.Meta.Location != public {
 		t.Fatalf("create answer: Location %q body %s", r.header.Get("Location"), r.body)
 	}
@@ -124,7 +124,7 @@ func TestEntraCycleWithTokenFromTokenEndpoint(t *testing.T) {
 	if r = s.do(http.MethodDelete, shared+"/Users/"+user.ID, bearer(tok), ""); r.status != 204 {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
-	log := s.auditLog()
+	log := s.Audit.String()
 	for _, want := range []string{
 		`"event":"scim.create"`, `"id":"` + user.ID + `"`, `"event":"scim.deactivate"`, `"event":"scim.delete"`,
 		`"tenant":"acme"`, `"resource":"Users"`, `"status":201`, `"status":204`,
@@ -205,7 +205,7 @@ func TestTenantIsolation(t *testing.T) {
 	if n := len(s.up.requests()); n != before {
 		t.Fatalf("the upstream saw %d requests from the wrong tenant", n-before)
 	}
-	if !strings.Contains(s.auditLog(), `"reason":"tenant_mismatch"`) {
+	if !strings.Contains(s.Audit.String(), `"reason":"tenant_mismatch"`) {
 		t.Error("tenant mismatch not audited")
 	}
 
@@ -234,7 +234,7 @@ func TestTenantIsolation(t *testing.T) {
 // forge signs claims with the real active key unless told otherwise.
 func forge(t *testing.T, s *stack, change func(*accesstoken.Claims), header map[string]any, key *keys.SigningKey) string {
 	t.Helper()
-	signer, err := s.keys.Signer()
+	signer, err := s.Keys.Signer()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func forge(t *testing.T, s *stack, change func(*accesstoken.Claims), header map[
 		key = &signer
 	}
 	now := time.Now()
-	c := &accesstoken.Claims{Issuer: s.url, Subject: s.acme.id, Audience: accesstoken.Audience{s.url + shared}, ClientID: s.acme.id,
+	c := &accesstoken.Claims{Issuer: s.URL, Subject: s.acme.id, Audience: accesstoken.Audience{s.URL + shared}, ClientID: s.acme.id,
 		Scope: "scim.full", ID: accesstoken.NewID(), IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix(), TenantID: "acme"}
 	if change != nil {
 		change(c)
@@ -262,13 +262,13 @@ func forge(t *testing.T, s *stack, change func(*accesstoken.Claims), header map[
 func TestAttackTokens(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	b64 := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
-	signer, _ := s.keys.Signer()
+	signer, _ := s.Keys.Signer()
 	der, _ := x509.MarshalPKIXPublicKey(signer.Key.Public())
 	publicPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	valid := forge(t, s, nil, nil, nil)
 	claims := strings.Split(valid, ".")[1]
 
-	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": s.url, "aud": s.url + shared, "tenant_id": "acme", "client_id": s.acme.id,
+	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": s.URL, "aud": s.URL + shared, "tenant_id": "acme", "client_id": s.acme.id,
 		"sub": s.acme.id, "jti": "x", "scope": "scim.full", "exp": time.Now().Add(time.Hour).Unix()})
 	hs.Header["typ"], hs.Header["kid"] = accesstoken.Type, signer.KID
 	hsToken, _ := hs.SignedString(publicPEM)
@@ -287,7 +287,7 @@ func TestAttackTokens(t *testing.T) {
 	if r := s.do(http.MethodGet, shared+"/Users", bearer(revoked), ""); r.status != 200 {
 		t.Fatalf("before revocation: %d %s", r.status, r.body) // now in the verified-token cache
 	}
-	rev, _ := http.NewRequest(http.MethodPost, s.url+"/oauth2/revoke", strings.NewReader("token="+revoked))
+	rev, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth2/revoke", strings.NewReader("token="+revoked))
 	rev.SetBasicAuth(s.acme.id, s.acme.secret)
 	rev.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if resp, err := http.DefaultClient.Do(rev); err != nil || resp.StatusCode != 200 {
@@ -322,7 +322,7 @@ func TestAttackTokens(t *testing.T) {
 	if n := len(s.up.requests()); n != before {
 		t.Fatalf("%d attack requests reached the upstream", n-before)
 	}
-	if !strings.Contains(s.auditLog(), `"event":"gateway.refused"`) {
+	if !strings.Contains(s.Audit.String(), `"event":"gateway.refused"`) {
 		t.Error("refusals not audited")
 	}
 }
@@ -422,7 +422,7 @@ func TestUpstreamFailures(t *testing.T) {
 	t.Run("client goes away", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+shared+"/Users", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+shared+"/Users", nil)
 		req.Header.Set("Authorization", tok)
 		req.Header.Set("X-Test-Delay", "5s")
 		if resp, err := http.DefaultClient.Do(req); err == nil {
@@ -492,17 +492,17 @@ func TestDisablingBites(t *testing.T) {
 			t.Fatalf("before: %d %s", r.status, r.body)
 		}
 	}
-	if _, err := s.creds.SetClientDisabled(ctx, s.acme.id, true); err != nil {
+	if _, err := s.Credentials.SetClientDisabled(ctx, s.acme.id, true); err != nil {
 		t.Fatal(err)
 	}
 	eventually("disabled client", tok, "client disabled")
 	keyID, _ := secret.ParseAPIKey(s.acmeKey)
-	if _, err := s.creds.RevokeAPIKey(ctx, keyID); err != nil {
+	if _, err := s.Credentials.RevokeAPIKey(ctx, keyID); err != nil {
 		t.Fatal(err)
 	}
 	eventually("revoked API key", bearer(s.acmeKey), "API key revoked")
 	globexTok := bearer(s.token(s.globex))
-	if _, err := s.creds.SetTenantDisabled(ctx, "globex", true); err != nil {
+	if _, err := s.Credentials.SetTenantDisabled(ctx, "globex", true); err != nil {
 		t.Fatal(err)
 	}
 	eventually("disabled tenant (JWT)", globexTok, "tenant disabled")

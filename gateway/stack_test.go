@@ -1,49 +1,29 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/scimgate/scimgate/authserver"
 	"github.com/scimgate/scimgate/config"
-	"github.com/scimgate/scimgate/gateway"
-	"github.com/scimgate/scimgate/internal/audit"
 	"github.com/scimgate/scimgate/internal/credentials"
-	"github.com/scimgate/scimgate/internal/denylist"
-	"github.com/scimgate/scimgate/internal/ratelimit"
-	"github.com/scimgate/scimgate/internal/requestid"
-	"github.com/scimgate/scimgate/internal/secret"
-	"github.com/scimgate/scimgate/internal/store/storetest"
-	"github.com/scimgate/scimgate/keys"
+	"github.com/scimgate/scimgate/internal/stacktest"
 )
 
-// stack is the real public listener of scimgate — authorization server and
-// gateway on one gorilla/mux router behind requestid.Middleware — over an
-// embedded store, in front of a real SCIM upstream.
+// stack is the real public listener of scimgate (stacktest) in front of a
+// real SCIM upstream, with clients and API keys of two tenants.
 type stack struct {
+	*stacktest.Stack
 	t      testing.TB
-	url    string // the issuer and public URL
-	creds  *credentials.Service
-	keys   *keys.Manager
-	deny   *denylist.List
-	gw     *gateway.Gateway
 	up     *upstream
 	client *http.Client
-
-	auditMu sync.Mutex
-	audit   bytes.Buffer
 
 	acme, acmeReader, globex clientCreds
 	acmeKey, globexKey       string
@@ -70,46 +50,7 @@ type stackOptions struct {
 
 func newStack(t testing.TB, o stackOptions) *stack {
 	t.Helper()
-	ctx := context.Background()
-	kv := storetest.OpenBolt(t)
-	master := bytes.Repeat([]byte{7}, 32)
-	hasher, err := secret.NewHasher(master)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &stack{t: t, up: newUpstream(t), client: &http.Client{Timeout: 10 * time.Second}}
-	s.creds = credentials.New(kv, hasher, credentials.Options{PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
-	for _, id := range []string{"acme", "globex"} {
-		if _, err := s.creds.CreateTenant(ctx, id, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.keys, err = keys.New(kv, master, keys.Options{Leeway: 30 * time.Second, MinRefetch: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.keys.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.keys.Close)
-	s.deny = denylist.New(kv, denylist.Options{NegativeTTL: 5 * time.Second})
-
-	srv := httptest.NewUnstartedServer(nil)
-	s.url = "http://" + srv.Listener.Addr().String()
-	auditLog := audit.New(writerFunc(func(p []byte) (int, error) {
-		s.auditMu.Lock()
-		defer s.auditMu.Unlock()
-		return s.audit.Write(p)
-	}))
-	as, err := authserver.New(authserver.Config{
-		Issuer: s.url, Leeway: 30 * time.Second,
-		FailuresPerClient: ratelimit.PerWindow(10, time.Minute), FailuresPerIP: ratelimit.PerWindow(30, time.Minute),
-		Audit: auditLog,
-	}, authserver.Deps{Clients: s.creds, Keys: s.keys, Revocations: s.deny, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	upURL := s.up.srv.URL
 	if o.upstream != "" {
 		upURL = o.upstream
@@ -132,9 +73,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	case cacheSize < 0:
 		cacheSize = 0
 	}
-	s.gw, err = gateway.New(gateway.Options{
-		Issuer: s.url,
-		Leeway: 30 * time.Second,
+	s.Stack = stacktest.Start(t, stacktest.Options{
 		Gateway: config.Gateway{TokenCacheSize: cacheSize, Routes: []config.Route{
 			route(shared, upURL+"/legacy", nil),
 			route(perTenant, upURL+"/scim/v2/", func(r *config.Route) { r.RawAPIKey, r.Groups = true, config.GroupsEmpty }),
@@ -150,22 +89,14 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		}},
 		Limits:    o.limits,
 		StatusTTL: o.statusTTL,
-		Audit:     auditLog,
-	}, gateway.Deps{Keys: s.keys, Credentials: s.creds, Revocations: s.deny})
-	if err != nil {
-		t.Fatal(err)
+	})
+	for _, id := range []string{"acme", "globex"} {
+		if _, err := s.Credentials.CreateTenant(context.Background(), id, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
-	r := mux.NewRouter()
-	as.Register(r)
-	s.gw.Register(r)
-	if err := s.gw.Ready(); err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = requestid.Middleware(r)
-	srv.Start()
-	t.Cleanup(srv.Close)
 
-	audiences := []string{s.url + shared, s.url + perTenant, s.url + advisors, s.url + rooms, s.url + down}
+	audiences := []string{s.URL + shared, s.URL + perTenant, s.URL + advisors, s.URL + rooms, s.URL + down}
 	s.acme = s.newClient("acme", nil, audiences)
 	s.acmeReader = s.newClient("acme", []string{credentials.ScopeRead}, audiences)
 	s.globex = s.newClient("globex", nil, audiences)
@@ -174,13 +105,9 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	return s
 }
 
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
 func (s *stack) newClient(tenant string, scopes, audiences []string) clientCreds {
 	s.t.Helper()
-	c, sec, err := s.creds.CreateClient(context.Background(), credentials.ClientSpec{
+	c, sec, err := s.Credentials.CreateClient(context.Background(), credentials.ClientSpec{
 		TenantID: tenant, Name: "Entra " + tenant, Kind: credentials.KindEntra, Scopes: scopes, Audiences: audiences,
 	})
 	if err != nil {
@@ -191,7 +118,7 @@ func (s *stack) newClient(tenant string, scopes, audiences []string) clientCreds
 
 func (s *stack) newAPIKey(tenant string, audiences []string) string {
 	s.t.Helper()
-	_, key, err := s.creds.CreateAPIKey(context.Background(), credentials.APIKeySpec{TenantID: tenant, Name: "Okta", Audiences: audiences})
+	_, key, err := s.Credentials.CreateAPIKey(context.Background(), credentials.APIKeySpec{TenantID: tenant, Name: "Okta", Audiences: audiences})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -201,7 +128,7 @@ func (s *stack) newAPIKey(tenant string, audiences []string) string {
 // token gets an access token from the real token endpoint, as Entra does.
 func (s *stack) token(c clientCreds) string {
 	s.t.Helper()
-	cc := clientcredentials.Config{ClientID: c.id, ClientSecret: c.secret, TokenURL: s.url + authserver.TokenPath}
+	cc := clientcredentials.Config{ClientID: c.id, ClientSecret: c.secret, TokenURL: s.URL + authserver.TokenPath}
 	tok, err := cc.Token(context.Background())
 	if err != nil {
 		s.t.Fatalf("token endpoint: %v", err)
@@ -218,7 +145,7 @@ type response struct {
 // do sends one request; auth is the whole Authorization value ("" for none).
 func (s *stack) do(method, path, auth, body string, header ...string) response {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -235,12 +162,6 @@ func (s *stack) do(method, path, auth, body string, header ...string) response {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{resp.StatusCode, resp.Header, string(b)}
-}
-
-func (s *stack) auditLog() string {
-	s.auditMu.Lock()
-	defer s.auditMu.Unlock()
-	return s.audit.String()
 }
 
 func bearer(token string) string { return "Bearer " + token }

@@ -10,12 +10,10 @@
 package okta_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,28 +21,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
-	"github.com/gorilla/mux"
 	"golang.org/x/oauth2"
 
 	"github.com/scimgate/scimgate/authserver"
 	"github.com/scimgate/scimgate/config"
-	"github.com/scimgate/scimgate/gateway"
 	"github.com/scimgate/scimgate/internal/accesstoken"
 	"github.com/scimgate/scimgate/internal/audit"
 	"github.com/scimgate/scimgate/internal/credentials"
-	"github.com/scimgate/scimgate/internal/denylist"
 	"github.com/scimgate/scimgate/internal/grants"
-	"github.com/scimgate/scimgate/internal/ratelimit"
 	"github.com/scimgate/scimgate/internal/scim/scimtest"
 	"github.com/scimgate/scimgate/internal/secret"
-	"github.com/scimgate/scimgate/internal/store/storetest"
-	"github.com/scimgate/scimgate/keys"
+	"github.com/scimgate/scimgate/internal/stacktest"
 )
 
 const (
@@ -54,89 +46,41 @@ const (
 	adminPassword = "correct horse battery staple"
 )
 
-// stack is scimgate as cmd/scimgate serve wires it — authorization server
-// and SCIM gateway on one listener, over one embedded store — plus a SCIM
-// upstream and Okta's callback.
+// stack is scimgate's public listener as cmd/scimgate serve wires it
+// (stacktest), with the authorization-code flow, plus a SCIM upstream and
+// Okta's callback.
 type stack struct {
-	url              string
-	creds            *credentials.Service
+	*stacktest.Stack
 	verifier         *accesstoken.Verifier
 	upstream         *scimtest.Server
 	callback         *callback
 	okta, oktaSecret string
-	auditMu          sync.Mutex
-	audit            bytes.Buffer
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	ctx := context.Background()
-	kv := storetest.OpenBolt(t)
-	master := bytes.Repeat([]byte{9}, 32)
-	hasher, err := secret.NewHasher(master)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &stack{upstream: scimtest.New(), callback: newCallback(t)}
-	s.creds = credentials.New(kv, hasher, credentials.Options{PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
-	km, err := keys.New(kv, master, keys.Options{Leeway: 30 * time.Second, MinRefetch: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := km.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(km.Close)
-	deny := denylist.New(kv, denylist.Options{NegativeTTL: 5 * time.Second})
-	g, err := grants.New(kv, grants.Options{}) // the defaults: 60 s codes, 90-day refresh families, no grace
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	srv := httptest.NewUnstartedServer(nil)
-	s.url = "http://" + srv.Listener.Addr().String()
-	auditLog := audit.New(writerFunc(func(p []byte) (int, error) {
-		s.auditMu.Lock()
-		defer s.auditMu.Unlock()
-		return s.audit.Write(p)
-	}))
-	as, err := authserver.New(authserver.Config{
-		Issuer: s.url, Leeway: 30 * time.Second,
-		FailuresPerClient: ratelimit.PerWindow(10, time.Minute), FailuresPerIP: ratelimit.PerWindow(30, time.Minute),
-		Audit: auditLog,
-	}, authserver.Deps{Clients: s.creds, Keys: km, Revocations: deny, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{}),
-		Grants: g, Admins: s.creds, Directory: s.creds})
-	if err != nil {
-		t.Fatal(err)
-	}
 	up := httptest.NewServer(s.upstream)
 	t.Cleanup(up.Close)
 	route := config.DefaultRoute()
 	route.Prefix, route.Upstream = scimPrefix, up.URL+"/scim"
-	gw, err := gateway.New(gateway.Options{Issuer: s.url, Leeway: 30 * time.Second, Audit: auditLog,
-		Gateway: config.Gateway{TokenCacheSize: 100, Routes: []config.Route{route}}},
-		gateway.Deps{Keys: km, Credentials: s.creds, Revocations: deny})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := mux.NewRouter()
-	as.Register(r)
-	gw.Register(r)
-	srv.Config.Handler = r
-	srv.Start()
-	t.Cleanup(srv.Close)
-	s.verifier = accesstoken.NewVerifier(s.url, 30*time.Second, km.Keyfunc, nil)
+	s.Stack = stacktest.Start(t, stacktest.Options{
+		Gateway:           config.Gateway{TokenCacheSize: 100, Routes: []config.Route{route}},
+		AuthorizationCode: true,
+	})
+	s.verifier = accesstoken.NewVerifier(s.URL, stacktest.Leeway, s.Keys.Keyfunc, nil)
 
-	if _, err := s.creds.CreateTenant(ctx, "acme", "Acme Corporation"); err != nil {
+	if _, err := s.Credentials.CreateTenant(ctx, "acme", "Acme Corporation"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.creds.CreateAdmin(ctx, "acme", adminName, adminPassword); err != nil {
+	if _, _, err := s.Credentials.CreateAdmin(ctx, "acme", adminName, adminPassword); err != nil {
 		t.Fatal(err)
 	}
 	// An Okta client as an operator creates it: Okta's five callbacks for
 	// the app name, plus this test's callback as one more exact URI.
-	c, sec, err := s.creds.CreateClient(ctx, credentials.ClientSpec{TenantID: "acme", Name: "Okta (Acme)", Kind: credentials.KindOkta,
-		OktaAppName: "acme", RedirectURIs: []string{s.callback.url()}, Audiences: []string{s.url + scimPrefix}})
+	c, sec, err := s.Credentials.CreateClient(ctx, credentials.ClientSpec{TenantID: "acme", Name: "Okta (Acme)", Kind: credentials.KindOkta,
+		OktaAppName: "acme", RedirectURIs: []string{s.callback.url()}, Audiences: []string{s.URL + scimPrefix}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,15 +88,11 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
 func (s *stack) oauthConfig(style oauth2.AuthStyle) *oauth2.Config {
 	return &oauth2.Config{
 		ClientID: s.okta, ClientSecret: s.oktaSecret, RedirectURL: s.callback.url(),
 		Scopes:   []string{credentials.ScopeFull, credentials.ScopeOfflineAccess},
-		Endpoint: oauth2.Endpoint{AuthURL: s.url + authserver.AuthorizePath, TokenURL: s.url + authserver.TokenPath, AuthStyle: style},
+		Endpoint: oauth2.Endpoint{AuthURL: s.URL + authserver.AuthorizePath, TokenURL: s.URL + authserver.TokenPath, AuthStyle: style},
 	}
 }
 
@@ -355,7 +295,7 @@ func (s *stack) connect(t *testing.T, browser context.Context, shots *screenshot
 	if tok.TokenType != "Bearer" || tok.RefreshToken == "" || tok.Extra("scope") != "scim.full offline_access" || time.Until(tok.Expiry) < 59*time.Minute {
 		t.Fatalf("%s: token %+v scope %v", r.name, tok, tok.Extra("scope"))
 	}
-	claims, err := s.verifier.Verify(tok.AccessToken, s.url+scimPrefix)
+	claims, err := s.verifier.Verify(tok.AccessToken, s.URL+scimPrefix)
 	if err != nil || claims.Subject != "admin:acme/"+adminName || claims.TenantID != "acme" || claims.ClientID != s.okta || claims.AuthTime == 0 {
 		t.Fatalf("%s: claims %+v %v", r.name, claims, err)
 	}
@@ -385,7 +325,7 @@ func checkRenderedPage(t *testing.T, ctx context.Context) {
 // gatewayStatus sends GET /scim/v2/Users with the access token.
 func (s *stack) gatewayStatus(t *testing.T, access string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, s.url+scimPrefix+"/Users?count=1", nil)
+	req, _ := http.NewRequest(http.MethodGet, s.URL+scimPrefix+"/Users?count=1", nil)
 	req.Header.Set("Authorization", "Bearer "+access)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -455,14 +395,13 @@ func TestOktaConnectsInChromium(t *testing.T) {
 		t.Fatalf("refresh of the second connection: %v", err)
 	}
 
-	s.auditMu.Lock()
-	defer s.auditMu.Unlock()
+	events := s.Audit.String()
 	for _, ev := range []string{audit.AdminSignInFailed, audit.AdminSignIn, audit.ConsentGranted, audit.TokenIssued, audit.RefreshReuse} {
-		if !strings.Contains(s.audit.String(), `"event":"`+ev+`"`) {
+		if !strings.Contains(events, `"event":"`+ev+`"`) {
 			t.Errorf("audit stream lacks %s", ev)
 		}
 	}
-	if strings.Contains(s.audit.String(), adminPassword) || strings.Contains(s.audit.String(), tok.RefreshToken) {
+	if strings.Contains(events, adminPassword) || strings.Contains(events, tok.RefreshToken) {
 		t.Error("a password or refresh token reached the audit stream")
 	}
 }

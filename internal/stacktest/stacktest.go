@@ -1,0 +1,125 @@
+// Package stacktest starts scimgate's public listener for end-to-end tests:
+// the authorization server and the SCIM gateway on one gorilla/mux router
+// behind requestid.Middleware, as cmd/scimgate serve wires them, over a
+// fresh embedded store, on a local port. The caller brings the routes and
+// the upstreams behind them, and creates the tenants and credentials its
+// test needs. It is imported by tests only.
+package stacktest
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/scimgate/scimgate/authserver"
+	"github.com/scimgate/scimgate/config"
+	"github.com/scimgate/scimgate/gateway"
+	"github.com/scimgate/scimgate/internal/audit"
+	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/denylist"
+	"github.com/scimgate/scimgate/internal/grants"
+	"github.com/scimgate/scimgate/internal/ratelimit"
+	"github.com/scimgate/scimgate/internal/requestid"
+	"github.com/scimgate/scimgate/internal/secret"
+	"github.com/scimgate/scimgate/internal/store/storetest"
+	"github.com/scimgate/scimgate/internal/testkit"
+	"github.com/scimgate/scimgate/keys"
+)
+
+// Leeway is the clock skew the authorization server and the gateway allow.
+const Leeway = 30 * time.Second
+
+// Options shape the stack; a zero field leaves the component's default.
+type Options struct {
+	// Gateway holds the gateway's routes and its verified-token cache size.
+	Gateway config.Gateway
+	// Limits are the gateway's per-tenant and per-credential rate limits.
+	Limits config.GatewayLimits
+	// StatusTTL is how long the gateway trusts a credential's status.
+	StatusTTL time.Duration
+	// AuthorizationCode serves the flow Okta connects with (sign-in and
+	// consent pages, codes, refresh tokens) with internal/grants' defaults:
+	// 60 s codes, 90-day refresh families, no grace. Without it the
+	// authorization server issues client_credentials tokens only.
+	AuthorizationCode bool
+}
+
+// Stack is a running public listener and the services behind it.
+type Stack struct {
+	URL         string // the issuer and public base URL, http://127.0.0.1:port
+	Credentials *credentials.Service
+	Keys        *keys.Manager
+	Revocations *denylist.List
+	Gateway     *gateway.Gateway
+	Audit       *testkit.SyncBuffer // the audit stream of both servers
+}
+
+// Start starts a stack that stops when the test ends.
+func Start(t testing.TB, o Options) *Stack {
+	t.Helper()
+	ctx := context.Background()
+	kv := storetest.OpenBolt(t)
+	master := bytes.Repeat([]byte{7}, keys.MasterKeySize)
+	hasher, err := secret.NewHasher(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Stack{Audit: &testkit.SyncBuffer{}}
+	// 64 KiB instead of secret.DefaultPasswordParams' 64 MiB keeps sign-ins cheap.
+	s.Credentials = credentials.New(kv, hasher, credentials.Options{PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	s.Keys, err = keys.New(kv, master, keys.Options{Leeway: Leeway, MinRefetch: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Keys.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Keys.Close)
+	s.Revocations = denylist.New(kv, denylist.Options{NegativeTTL: 5 * time.Second})
+	deps := authserver.Deps{Clients: s.Credentials, Keys: s.Keys, Revocations: s.Revocations, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{})}
+	if o.AuthorizationCode {
+		if deps.Grants, err = grants.New(kv, grants.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		deps.Admins, deps.Directory = s.Credentials, s.Credentials
+	}
+
+	// The issuer is the listener's own URL, known before the server starts.
+	srv := httptest.NewUnstartedServer(nil)
+	s.URL = "http://" + srv.Listener.Addr().String()
+	auditLog := audit.New(s.Audit)
+	as, err := authserver.New(authserver.Config{
+		Issuer: s.URL, Leeway: Leeway,
+		FailuresPerClient: ratelimit.PerWindow(10, time.Minute), FailuresPerIP: ratelimit.PerWindow(30, time.Minute),
+		Audit: auditLog,
+	}, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Gateway, err = gateway.New(gateway.Options{
+		Issuer:    s.URL,
+		Leeway:    Leeway,
+		Gateway:   o.Gateway,
+		Limits:    o.Limits,
+		StatusTTL: o.StatusTTL,
+		Audit:     auditLog,
+	}, gateway.Deps{Keys: s.Keys, Credentials: s.Credentials, Revocations: s.Revocations})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mux.NewRouter()
+	as.Register(r)
+	s.Gateway.Register(r)
+	if err := s.Gateway.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = requestid.Middleware(r)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return s
+}
