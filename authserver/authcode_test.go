@@ -25,6 +25,7 @@ import (
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/grants"
 	"github.com/scimgate/scimgate/internal/ratelimit"
+	"github.com/scimgate/scimgate/internal/testkit"
 )
 
 const (
@@ -32,31 +33,12 @@ const (
 	adminPassword = "correct horse battery staple"
 )
 
-// testClock is real time plus an offset that only moves forward, so the
-// store's real-time TTLs are never stricter than the server's own checks.
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
 // codeEnv is env with the authorization-code flow enabled: a second server
 // on the same stores, an Okta client of tenant acme, and admins in acme and
 // globex.
 type codeEnv struct {
 	*env
-	clock              *testClock
+	clock              *testkit.Clock
 	grants             *grants.Store
 	okta, oktaSecret   string
 	okta2, okta2Secret string // another Okta client of acme
@@ -65,7 +47,7 @@ type codeEnv struct {
 func newCodeEnv(t testing.TB) *codeEnv {
 	t.Helper()
 	e := newEnv(t)
-	clk := &testClock{}
+	clk := &testkit.Clock{}
 	g, err := grants.New(e.kv, grants.Options{RefreshGrace: 30 * time.Second, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

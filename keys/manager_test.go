@@ -24,6 +24,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/scimgate/scimgate/internal/store"
+	"github.com/scimgate/scimgate/internal/testkit"
 )
 
 const (
@@ -33,29 +34,12 @@ const (
 
 var allAlgorithms = []Algorithm{ES256, EdDSA, RS256}
 
-// fakeClock is the injected clock: tests move time, never sleep for it.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
 // forcedRotationGap lets a forced rotation follow the previous one (or the
 // bootstrap): more than the tests' RefreshInterval plus MinRefetch.
 const forcedRotationGap = 6 * time.Minute
 
-func newClock() *fakeClock { return &fakeClock{now: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is the injected clock: tests move time, never sleep for it.
+func newClock() *testkit.Clock { return testkit.StoppedClock(t0) }
 
 func testMaster(t testing.TB) []byte {
 	t.Helper()
@@ -68,7 +52,7 @@ func testMaster(t testing.TB) []byte {
 
 // newManager returns a started Manager whose background refresh is too slow
 // to interfere; tests drive refreshes through sync.
-func newManager(t testing.TB, kv store.KV, clock *fakeClock, opts Options) *Manager {
+func newManager(t testing.TB, kv store.KV, clock *testkit.Clock, opts Options) *Manager {
 	t.Helper()
 	m := newUnstarted(t, kv, clock, opts)
 	if err := m.Start(context.Background()); err != nil {
@@ -77,7 +61,7 @@ func newManager(t testing.TB, kv store.KV, clock *fakeClock, opts Options) *Mana
 	return m
 }
 
-func newUnstarted(t testing.TB, kv store.KV, clock *fakeClock, opts Options) *Manager {
+func newUnstarted(t testing.TB, kv store.KV, clock *testkit.Clock, opts Options) *Manager {
 	t.Helper()
 	opts.Clock = clock.Now
 	opts.Logger = slog.New(slog.DiscardHandler)
@@ -93,7 +77,7 @@ func newUnstarted(t testing.TB, kv store.KV, clock *fakeClock, opts Options) *Ma
 	return m
 }
 
-func sign(t testing.TB, m *Manager, clock *fakeClock) string {
+func sign(t testing.TB, m *Manager, clock *testkit.Clock) string {
 	t.Helper()
 	k, err := m.Signer()
 	if err != nil {
@@ -113,7 +97,7 @@ func sign(t testing.TB, m *Manager, clock *fakeClock) string {
 	return s
 }
 
-func verify(m *Manager, token string, clock *fakeClock) error {
+func verify(m *Manager, token string, clock *testkit.Clock) error {
 	_, err := jwt.Parse(token, m.Keyfunc,
 		jwt.WithValidMethods([]string{"ES256", "EdDSA", "RS256"}),
 		jwt.WithIssuer(testIssuer), jwt.WithAudience(testAudience),

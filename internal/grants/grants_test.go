@@ -10,31 +10,12 @@ import (
 
 	"github.com/scimgate/scimgate/internal/store"
 	"github.com/scimgate/scimgate/internal/store/storetest"
+	"github.com/scimgate/scimgate/internal/testkit"
 )
 
-// clock is real time plus an offset that tests move forward. Moving only
-// forward keeps the store's own (real-time) TTLs from ever being stricter
-// than the package's checks.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
-func newStore(t *testing.T, kv store.KV, grace time.Duration) (*Store, *clock) {
+func newStore(t *testing.T, kv store.KV, grace time.Duration) (*Store, *testkit.Clock) {
 	t.Helper()
-	c := &clock{}
+	c := &testkit.Clock{}
 	s, err := New(kv, Options{RefreshGrace: grace, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)

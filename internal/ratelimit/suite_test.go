@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scimgate/scimgate/internal/testkit"
 )
 
 // subject is a Limiter under test with its notion of time.
@@ -24,24 +26,7 @@ type subject struct {
 
 func (s subject) limiter() Limiter { return s.limiters[0] }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newFakeClock() *testkit.Clock { return testkit.StoppedClock(time.Unix(1_700_000_000, 0)) }
 
 // runLimiterSuite runs the behaviour every Limiter must have against fresh
 // subjects from newSubject.
