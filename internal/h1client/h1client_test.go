@@ -101,15 +101,15 @@ func TestAnswersAndConnectionReuse(t *testing.T) {
 }
 
 // rawServer answers each connection's requests with the given answers in
-// turn, then closes it.
-func rawServer(t *testing.T, answers ...string) (addr string, accepted *atomic.Int32) {
+// turn, then closes it. It counts the connections it accepted and closed.
+func rawServer(t *testing.T, answers ...string) (addr string, accepted, closed *atomic.Int32) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	accepted = new(atomic.Int32)
+	accepted, closed = new(atomic.Int32), new(atomic.Int32)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -118,6 +118,7 @@ func rawServer(t *testing.T, answers ...string) (addr string, accepted *atomic.I
 			}
 			accepted.Add(1)
 			go func() {
+				defer closed.Add(1)
 				defer c.Close()
 				br := bufio.NewReader(c)
 				for _, a := range answers {
@@ -133,7 +134,7 @@ func rawServer(t *testing.T, answers ...string) (addr string, accepted *atomic.I
 			}()
 		}
 	}()
-	return ln.Addr().String(), accepted
+	return ln.Addr().String(), accepted, closed
 }
 
 func TestRawAnswers(t *testing.T) {
@@ -152,7 +153,7 @@ func TestRawAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr, _ := rawServer(t, tt.answer)
+			addr, _, _ := rawServer(t, tt.answer)
 			tr := &Transport{MaxResponseHeaderBytes: 1024}
 			defer tr.CloseIdleConnections()
 			req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
@@ -178,7 +179,7 @@ func TestRawAnswers(t *testing.T) {
 // A server that closes a kept connection: the next request, GET or POST,
 // goes over a new one.
 func TestServerClosedIdleConnection(t *testing.T) {
-	addr, accepted := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	addr, accepted, closed := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 	tr := &Transport{}
 	defer tr.CloseIdleConnections()
 	for i, method := range []string{"GET", "GET", "POST", "PUT"} {
@@ -186,7 +187,10 @@ func TestServerClosedIdleConnection(t *testing.T) {
 		if resp.StatusCode != 200 || body != "ok" {
 			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
 		}
-		time.Sleep(20 * time.Millisecond) // the server's close arrives
+		// The server has closed the kept connection before the next request.
+		for deadline := time.Now().Add(5 * time.Second); closed.Load() <= int32(i) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 	}
 	if n := accepted.Load(); n != 4 {
 		t.Fatalf("%d connections, want 4", n)
