@@ -2,16 +2,22 @@ package scimtest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/scimgate/scimgate/config"
+	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/scim"
 	"github.com/scimgate/scimgate/internal/scim/scimtest"
+	"github.com/scimgate/scimgate/internal/stacktest"
 )
 
 // step is one provider request of a replayed sequence.
@@ -24,18 +30,60 @@ type step struct {
 	check               func(t *testing.T, body map[string]any)
 }
 
-// replayer plays a provider's requests through the normalizer into the
-// strict upstream and back, as the gateway will.
+// replayer plays a provider's requests into the strict upstream and back:
+// either through the normalizer alone, or through the whole gateway over
+// HTTP (authentication, routing, normalization both ways, the proxy).
 type replayer struct {
 	t       *testing.T
 	srv     *scimtest.Server
 	dialect scim.Dialect
 	header  http.Header // the provider's own headers
 	vars    map[string]string
+	client  string       // the client id the upstream must see
+	gateway *gatewayPath // nil: the normalizer alone
+}
+
+// gatewayPath is a running gateway in front of the replayer's upstream.
+type gatewayPath struct {
+	base   string // the SCIM base URL the provider was given
+	apiKey string
+}
+
+// forEachPath replays a sequence through the normalizer alone and through
+// the real gateway, each into a fresh strict upstream.
+func forEachPath(t *testing.T, d scim.Dialect, header http.Header, replay func(*testing.T, *replayer)) {
+	t.Run("normalizer", func(t *testing.T) { replay(t, newReplayer(t, d, header)) })
+	t.Run("gateway", func(t *testing.T) { replay(t, newGatewayReplayer(t, d, header)) })
 }
 
 func newReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
-	return &replayer{t: t, srv: scimtest.New(scimtest.PerTenant()), dialect: d, header: header, vars: map[string]string{}}
+	return &replayer{t: t, srv: scimtest.New(scimtest.PerTenant()), dialect: d, header: header, vars: map[string]string{}, client: "client-1"}
+}
+
+// newGatewayReplayer serves the strict upstream behind the real gateway, on
+// a route whose dialect is d, and authenticates with an API key of tenant
+// acme — as OneLogin does, and Entra with a Secret Token.
+func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
+	r := newReplayer(t, d, header)
+	up := httptest.NewServer(r.srv)
+	t.Cleanup(up.Close)
+	dialect := config.DialectAuto
+	if d != scim.Auto {
+		dialect = config.Dialect(d)
+	}
+	route := config.DefaultRoute()
+	route.Prefix, route.Upstream, route.Dialect = "/scim/v2", up.URL, dialect
+	stack := stacktest.Start(t, stacktest.Options{Gateway: config.Gateway{Routes: []config.Route{route}}})
+	ctx := context.Background()
+	if _, err := stack.Credentials.CreateTenant(ctx, "acme", "Acme"); err != nil {
+		t.Fatal(err)
+	}
+	key, plain, err := stack.Credentials.CreateAPIKey(ctx, credentials.APIKeySpec{TenantID: "acme", Name: "provider", Audiences: []string{stack.URL + "/scim/v2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.client, r.gateway = key.ID, &gatewayPath{base: stack.URL + "/scim/v2", apiKey: plain}
+	return r
 }
 
 func (r *replayer) expand(s string) string {
@@ -80,6 +128,9 @@ func (r *replayer) run(steps ...step) {
 }
 
 func (r *replayer) roundTrip(req scim.Request) (int, []byte) {
+	if r.gateway != nil {
+		return r.throughGateway(req)
+	}
 	got, err := scim.NormalizeRequest(r.dialect, req)
 	if err != nil {
 		var se *scim.Error
@@ -108,6 +159,34 @@ func (r *replayer) roundTrip(req scim.Request) (int, []byte) {
 	return resp.Status, resp.Body
 }
 
+// throughGateway sends req to the gateway as the provider would over HTTP:
+// a query with raw spaces or quotes (as the vectors write them) is escaped
+// the way an HTTP client must.
+func (r *replayer) throughGateway(req scim.Request) (int, []byte) {
+	query := strings.NewReplacer(" ", "%20", `"`, "%22").Replace(req.RawQuery)
+	u, err := url.Parse(r.gateway.base + strings.TrimPrefix(req.Path, "/scim/v2"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	u.RawQuery = query
+	hr, err := http.NewRequest(req.Method, u.String(), bytes.NewReader(req.Body))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	hr.Header = req.Header.Clone()
+	hr.Header.Set("Authorization", "Bearer "+r.gateway.apiKey)
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); len(body) > 0 && ct != scim.MediaTypeSCIM && ct != scim.MediaTypeJSON {
+		r.t.Fatalf("%s %s: Content-Type %q", req.Method, req.Path, ct)
+	}
+	return resp.StatusCode, body
+}
+
 // final returns the tenant's resources by id.
 func (r *replayer) final(res scim.Resource) map[string]map[string]any {
 	out := map[string]map[string]any{}
@@ -115,7 +194,7 @@ func (r *replayer) final(res scim.Resource) map[string]map[string]any {
 		out[x["id"].(string)] = x
 	}
 	for _, seen := range r.srv.Seen() {
-		if seen.Tenant != "acme" || seen.Client != "client-1" {
+		if seen.Tenant != "acme" || seen.Client != r.client {
 			r.t.Fatalf("upstream saw identity %+v", seen)
 		}
 	}
@@ -164,7 +243,10 @@ func entraUser(name, external string) string {
 // TestReplayEntraDefaultJob plays SC-01 to SC-05 of entra.md with the
 // default (non-flag) job, route dialect entra.
 func TestReplayEntraDefaultJob(t *testing.T) {
-	r := newReplayer(t, scim.Entra, http.Header{})
+	forEachPath(t, scim.Entra, http.Header{}, replayEntraDefaultJob)
+}
+
+func replayEntraDefaultJob(t *testing.T, r *replayer) {
 	r.run(
 		step{id: "C-01", method: "GET", path: "/Users", query: "filter=userName+eq+%22" + guid + "%22", want: ok, check: total(0)},
 		step{id: "C-03", method: "GET", path: "/Groups", query: "excludedAttributes=members&filter=displayName+eq+%22" + guid + "%22", want: ok, check: total(0)},
@@ -257,7 +339,10 @@ func TestReplayEntraDefaultJob(t *testing.T) {
 // TestReplayEntraFlagJob plays the aadOptscim062020 job and the SCIM
 // Validator's lower-case requests with dialect auto.
 func TestReplayEntraFlagJob(t *testing.T) {
-	r := newReplayer(t, scim.Auto, http.Header{})
+	forEachPath(t, scim.Auto, http.Header{}, replayEntraFlagJob)
+}
+
+func replayEntraFlagJob(t *testing.T, r *replayer) {
 	r.run(
 		step{id: "C-07", method: "GET", path: "/Users", query: "aadOptscim062020&filter=userName+eq+%22" + guid + "%22", want: ok, check: total(0)},
 		step{id: "U-01", method: "POST", path: "/Users", query: "aadOptscim062020", body: entraUser("Flag_User", "f1"), want: created, save: "uid"},
@@ -293,7 +378,10 @@ func TestReplayEntraFlagJob(t *testing.T) {
 // TestReplayOkta plays okta.md §7.3–§7.5: assignment, profile PUT,
 // (de)activation, password, and group push; Okta never deletes users.
 func TestReplayOkta(t *testing.T) {
-	r := newReplayer(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}})
+	forEachPath(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}}, replayOkta)
+}
+
+func replayOkta(t *testing.T, r *replayer) {
 	u2 := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"test.user@okta.local","name":{"givenName":"Test","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work"}],"displayName":"Test User","locale":"en-US","externalId":"00ujl29u0le5T6Aj10h7","groups":[],"password":"1mz050nq","active":true}`
 	noPassword := func(t *testing.T, b map[string]any) {
 		if _, has := b["password"]; has {
@@ -356,7 +444,10 @@ func TestReplayOkta(t *testing.T) {
 
 // TestReplayOneLogin plays onelogin.md §6 with route dialect onelogin.
 func TestReplayOneLogin(t *testing.T) {
-	r := newReplayer(t, scim.OneLogin, http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}})
+	forEachPath(t, scim.OneLogin, http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}}, replayOneLogin)
+}
+
+func replayOneLogin(t *testing.T, r *replayer) {
 	tpl := func(active string) string {
 		return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","` + ent + `"],"userName":"peter.meier@example.com","name":{"familyName":"Meier","givenName":"Peter"},"displayName":"Peter M. Meier","title":"","userType":"","active":` + active + `,"emails":[{"value":"pm@example.com","type":"work","primary":true}],"addresses":[{"locality":"Zurich","region":"","country":"CH"}],"` + ent + `":{"organization":"","department":"Sales","manager":{"value":"","displayName":" "}}}`
 	}
