@@ -57,6 +57,7 @@ func NormalizeResponse(d Dialect, req Request, resp Response) (Response, []Rewri
 	media := ResponseContentType(d, req.header("Accept"))
 	collection := res == Users || res == Groups
 	out := resp
+	valid := false // out.Body is known to be valid JSON
 	switch {
 	case resp.Status == http.StatusNotFound && (req.Method == http.MethodGet || req.Method == http.MethodHead) && collection && id == "":
 		n.rw.add(RewriteNotFoundList)
@@ -75,11 +76,15 @@ func NormalizeResponse(d Dialect, req Request, resp Response) (Response, []Rewri
 		out.Status = http.StatusCreated
 		fallthrough
 	case resp.Status >= 200 && resp.Status < 300 && collection && len(resp.Body) > 0:
+		if canonicalSuccessBody(res, req.RawQuery, resp.Body) {
+			valid = true
+			break
+		}
 		out.Body = n.successBody(res, req.RawQuery, resp.Body)
 	}
 	// The media type first: it is usually right already, and then the body
 	// need not be validated a second time.
-	if len(out.Body) > 0 && out.ContentType != media && json.Valid(out.Body) {
+	if len(out.Body) > 0 && out.ContentType != media && (valid || json.Valid(out.Body)) {
 		out.ContentType = media
 		n.rw.add(RewriteContentType)
 	}
@@ -267,17 +272,27 @@ func (n *normalizer) integer(root *node, key string) bool {
 	default:
 		return changed
 	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
-	if err != nil || f != float64(int64(f)) {
+	whole, ok := integral(text)
+	if !ok {
 		return changed
 	}
-	canon := strconv.FormatInt(int64(f), 10)
+	canon := strconv.FormatInt(whole, 10)
 	if v.kind == kindNumber && string(v.raw) == canon {
 		return changed
 	}
 	root.members[i].val = &node{kind: kindNumber, raw: []byte(canon)}
 	n.rw.add(RewritePaging)
 	return true
+}
+
+// integral reads a paging value as integer reads it: a number, perhaps
+// with a fraction of zero or surrounding space.
+func integral(text string) (int64, bool) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
+	if err != nil || f != float64(int64(f)) {
+		return 0, false
+	}
+	return int64(f), true
 }
 
 // returned normalizes one resource on its way back to the provider.
