@@ -261,4 +261,4 @@ func (g *Gateway) Ready() error {
 }
 
 // CloseIdleConnections closes the pooled upstream connections, for shutdown.
-func (g *Gateway) CloseIdleConnections() { g.proxy.transport.CloseIdleConnections() }
+func (g *Gateway) CloseIdleConnections() { g.proxy.pool.CloseIdleConnections() }

@@ -164,13 +164,7 @@ func (rt *route) forward(w http.ResponseWriter, r *http.Request, p *principal, t
 	if isWrite(r.Method) {
 		ex.event = writeEvent(r.Method, t, res.Body)
 	}
-	out := r.WithContext(ex)
-	if body != nil {
-		out.Body = io.NopCloser(bytes.NewReader(res.Body))
-		out.ContentLength = int64(len(res.Body))
-		out.TransferEncoding = nil
-	}
-	rt.g.proxy.ServeHTTP(w, out)
+	rt.g.proxy.relay(w, r, ex, res.Body)
 }
 
 func isWrite(method string) bool { return method != http.MethodGet && method != http.MethodHead }

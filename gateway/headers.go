@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strings"
 )
 
 // Headers the gateway sets on every upstream request.
@@ -71,14 +72,47 @@ func (h *headerRules) owned(name string) bool {
 	return false
 }
 
-// strip removes every gateway-owned header from an outbound request, and
-// Authorization unless the route forwards it.
-func (h *headerRules) strip(hdr http.Header, keepAuthorization bool) {
-	for name := range hdr {
-		if h.owned(name) || !keepAuthorization && equalFolded(name, "authorization") {
-			delete(hdr, name)
+// outbound copies the client's headers that the upstream may see into a
+// new map with room for extra more: not the gateway's own, not
+// Authorization unless the route forwards it, not the connection's
+// (hop-by-hop headers and those the client named in Connection), not
+// Content-Length, which the transport writes from the body it sends.
+// The value slices are shared with in.
+func (h *headerRules) outbound(in http.Header, keepAuthorization bool, extra int) http.Header {
+	out := make(http.Header, len(in)+extra)
+	connection := in["Connection"]
+	for name, values := range in {
+		if h.owned(name) || !keepAuthorization && equalFolded(name, "authorization") ||
+			isHopByHop(name) || name == "Content-Length" || listedIn(connection, name) {
+			continue
+		}
+		out[name] = values
+	}
+	return out
+}
+
+// isHopByHop reports whether the canonical header name belongs to one
+// connection (RFC 9110 §7.6.1) and so is never relayed.
+func isHopByHop(name string) bool {
+	switch name {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// listedIn reports whether name is among the comma-separated header names
+// of Connection values.
+func listedIn(connection []string, name string) bool {
+	for _, v := range connection {
+		for token := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(token), name) {
+				return true
+			}
 		}
 	}
+	return false
 }
 
 func foldByte(c byte) byte {

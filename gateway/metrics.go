@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"net/http"
 	"time"
 )
 
@@ -26,24 +25,3 @@ type noMetrics struct{}
 func (noMetrics) CacheLookup(string, bool)                   {}
 func (noMetrics) RateLimited(string)                         {}
 func (noMetrics) Upstream(string, int, error, time.Duration) {}
-
-// timedTransport reports each upstream round trip to the gateway's Metrics.
-type timedTransport struct {
-	next    http.RoundTripper
-	metrics Metrics
-}
-
-func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	start := time.Now()
-	resp, err := t.next.RoundTrip(r)
-	route := ""
-	if ex := exchangeOf(r.Context()); ex != nil {
-		route = ex.route.prefix
-	}
-	status := 0
-	if err == nil {
-		status = resp.StatusCode
-	}
-	t.metrics.Upstream(route, status, err, time.Since(start))
-	return resp, err
-}

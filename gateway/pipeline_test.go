@@ -95,6 +95,7 @@ const cannedUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"i
 	`"meta":{"resourceType":"User","location":"http://upstream.internal/scim/v2/Users/2819c223"}}`
 
 type pipeline struct {
+	g      *Gateway
 	h      http.Handler
 	up     *cannedUpstream
 	creds  *fakeCreds
@@ -122,14 +123,14 @@ func newPipeline(tb testing.TB, dialect config.Dialect, change ...func(*config.R
 		tb.Fatal(err)
 	}
 	up := &cannedUpstream{body: cannedUser}
-	g.proxy.Transport = up
+	g.proxy.transport = up
 	now := time.Now()
 	token, err := accesstoken.Sign(&accesstoken.Claims{Issuer: testIssuer, Subject: "c1", Audience: accesstoken.Audience{testIssuer + "/scim/v2"},
 		ClientID: "c1", Scope: "scim.full", ID: "j1", IssuedAt: now.Unix(), ExpiresAt: now.Add(time.Hour).Unix(), TenantID: "acme"}, sk)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &pipeline{h: g.Handler(), up: up, creds: creds, token: token, apiKey: apiKey}
+	return &pipeline{g: g, h: g.Handler(), up: up, creds: creds, token: token, apiKey: apiKey}
 }
 
 // discard is a ResponseWriter that keeps the status and drops the body.
@@ -173,6 +174,85 @@ func TestPipelineForwardsAuthorizationWhenAsked(t *testing.T) {
 		if got := p.up.last.Get("Authorization"); w.Code != 200 || (got != "") != forward {
 			t.Fatalf("forward_authorization %v: status %d, upstream Authorization %q", forward, w.Code, got)
 		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// failingReader gives n bytes, then fails.
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errors.New("connection reset")
+	}
+	k := min(len(p), f.n)
+	clear(p[:k])
+	f.n -= k
+	return k, nil
+}
+
+// TestPipelineRelaysAnswers covers what the relay does besides
+// normalizing: the request the upstream gets, hop-by-hop answer headers,
+// answers too large to normalize, and answers that break off.
+func TestPipelineRelaysAnswers(t *testing.T) {
+	p := newPipeline(t, config.DialectAuto)
+	answer := func(status int, h http.Header, length int64, body io.Reader) {
+		p.g.proxy.transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			p.up.last = r.Header
+			if r.URL.String() != "http://upstream.internal/scim/v2/Users?filter=userName+eq+%22a%22" || r.Host != "" || r.RequestURI != "" || r.Body != nil {
+				t.Errorf("outbound request %s %q %q body %v", r.URL, r.Host, r.RequestURI, r.Body)
+			}
+			return &http.Response{StatusCode: status, Header: h, ContentLength: length, Body: io.NopCloser(body), Request: r}, nil
+		})
+	}
+	get := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, testIssuer+"/scim/v2/Users?filter=userName+eq+%22a%22", nil)
+		req.Header.Set("Authorization", "Bearer "+p.token)
+		req.Header.Set("Connection", "X-Hop")
+		req.Header.Set("X-Hop", "1")
+		w := httptest.NewRecorder()
+		p.h.ServeHTTP(w, req)
+		return w
+	}
+
+	list := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[]}`
+	answer(200, http.Header{"Content-Type": {"application/scim+json"}, "Connection": {"close, X-Upstream-Hop"},
+		"X-Upstream-Hop": {"1"}, "Keep-Alive": {"timeout=5"}, "X-Kept": {"1"}}, int64(len(list)), strings.NewReader(list))
+	w := get()
+	if w.Code != 200 || w.Body.String() != list || w.Header().Get("X-Kept") != "1" {
+		t.Fatalf("%d %v %s", w.Code, w.Header(), w.Body)
+	}
+	for _, name := range []string{"Connection", "X-Upstream-Hop", "Keep-Alive"} {
+		if _, ok := w.Header()[name]; ok {
+			t.Errorf("answer header %s relayed", name)
+		}
+	}
+	if _, ok := p.up.last["X-Hop"]; ok || p.up.last.Get("User-Agent") != "" || len(p.up.last["User-Agent"]) != 1 {
+		t.Errorf("upstream request headers %v", p.up.last)
+	}
+
+	big := strings.Repeat("x", maxBufferedBody+1)
+	answer(200, http.Header{"Content-Type": {"text/plain"}}, -1, strings.NewReader(big))
+	if w := get(); w.Code != 200 || w.Body.Len() != len(big) || !w.Flushed {
+		t.Fatalf("large answer: %d, %d bytes, flushed %v", w.Code, w.Body.Len(), w.Flushed)
+	}
+
+	answer(200, http.Header{"Content-Type": {"text/plain"}}, -1, &failingReader{n: maxBufferedBody + 100})
+	func() {
+		defer func() {
+			if v := recover(); v != http.ErrAbortHandler {
+				t.Fatalf("a broken answer did not abort the response: %v", v)
+			}
+		}()
+		get()
+	}()
+
+	answer(200, http.Header{"Content-Type": {"application/scim+json"}}, 500, &failingReader{n: 10})
+	if w := get(); w.Code != http.StatusBadGateway {
+		t.Fatalf("an answer broken before its end: %d %s", w.Code, w.Body)
 	}
 }
 

@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,10 +38,9 @@ const (
 	maxPooledBody = 256 << 10
 )
 
-// exchange is one request on its way to the upstream. It is the request
-// context itself (the client's, with the route's deadline), so that the
-// proxy's Rewrite, ModifyResponse and ErrorHandler find it without another
-// allocation.
+// exchange is one request on its way to the upstream. It is the context
+// of the upstream request itself (the client's, with the route's
+// deadline), so that the round trip needs no other allocation for it.
 type exchange struct {
 	context.Context
 	client context.Context // done when the client goes away
@@ -61,36 +59,27 @@ type exchange struct {
 	event        string       // audit event of a write, or ""
 }
 
-type exchangeKey struct{}
-
-func (e *exchange) Value(key any) any {
-	if key == (exchangeKey{}) {
-		return e
-	}
-	return e.Context.Value(key)
-}
-
-func exchangeOf(ctx context.Context) *exchange {
-	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
-	return ex
-}
-
-// proxy is the reverse proxy every route shares: one upstream connection
-// pool, buffer pools, and the gateway's rewrite and error handling.
+// proxy relays requests to the upstreams of every route: one upstream
+// connection pool, buffer pools, and the gateway's header rules, response
+// rewriting and error handling. It does what httputil.ReverseProxy would,
+// without the per-request copies a general proxy needs: the outbound
+// request is built once, with only the headers the upstream may see.
 type proxy struct {
-	*httputil.ReverseProxy
 	g *Gateway
-	// transport does http:// round trips on the request's goroutine, and
-	// hands https:// ones to net/http's Transport.
-	transport *h1client.Transport
-	bodies    sync.Pool // *bytes.Buffer holding upstream answers
+	// transport makes the round trips: pool, or a test's fake.
+	transport http.RoundTripper
+	// pool does http:// round trips on the request's goroutine, and hands
+	// https:// ones to net/http's Transport.
+	pool        *h1client.Transport
+	bodies      sync.Pool // *bytes.Buffer holding upstream answers
+	copyBuffers copyBuffers
 }
 
 func newProxy(g *Gateway) *proxy {
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	p := &proxy{
 		g: g,
-		transport: &h1client.Transport{
+		pool: &h1client.Transport{
 			DialContext:            dialer.DialContext,
 			MaxIdlePerHost:         maxIdleConnsPerHost,
 			IdleTimeout:            idleConnTimeout,
@@ -111,37 +100,77 @@ func newProxy(g *Gateway) *proxy {
 				ForceAttemptHTTP2:  true,
 			},
 		},
+		copyBuffers: make(copyBuffers, freeCopyBuffers),
 	}
+	p.transport = p.pool
 	p.bodies.New = func() any { return new(bytes.Buffer) }
-	p.ReverseProxy = &httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
-		Transport:      timedTransport{p.transport, g.metrics},
-		ModifyResponse: p.modifyResponse,
-		ErrorHandler:   p.fail,
-		BufferPool:     make(copyBuffers, freeCopyBuffers),
-		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
-	}
 	return p
 }
 
-// rewrite addresses the outbound request to the upstream and sets its
-// headers. It runs after the proxy removed hop-by-hop headers, so a client
-// cannot name the identity headers in Connection to have them dropped.
-func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
-	ex := exchangeOf(pr.In.Context())
-	rt, out := ex.route, pr.Out
-	out.URL.Scheme = rt.upstream.Scheme
-	out.URL.Host = rt.upstream.Host
-	out.URL.Path = ex.upstreamPath
-	out.URL.RawPath = ""
-	// The query exactly as the normalizer produced it, not as the proxy
-	// re-encoded it: SCIM filters keep their quotes, "+" and %22.
-	out.URL.RawQuery = ex.rawQuery
-	out.Host = ""
+// relay sends the normalized request of ex upstream, with body as its
+// body, and the answer, normalized and rewritten, to the client.
+func (p *proxy) relay(w http.ResponseWriter, r *http.Request, ex *exchange, body []byte) {
+	out := p.outbound(r, ex, body)
+	start := time.Now()
+	resp, err := p.transport.RoundTrip(out)
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+		if status == http.StatusSwitchingProtocols {
+			// Nothing the gateway sends asks for an upgrade.
+			resp.Body.Close()
+			err = errors.New("the upstream switched protocols unasked")
+		}
+	}
+	p.g.metrics.Upstream(ex.route.prefix, status, err, time.Since(start))
+	if err == nil {
+		err = p.modifyResponse(resp, ex)
+		if err != nil {
+			resp.Body.Close()
+		}
+	}
+	if err != nil {
+		p.fail(w, ex, err)
+		return
+	}
+	dst := w.Header()
+	connection := resp.Header["Connection"]
+	for name, values := range resp.Header {
+		if isHopByHop(name) || listedIn(connection, name) {
+			continue
+		}
+		dst[name] = append(dst[name], values...)
+	}
+	w.WriteHeader(resp.StatusCode)
+	if err := p.copyBody(w, resp); err != nil {
+		resp.Body.Close()
+		// The status is sent; all that is left is to break the answer off
+		// (net/http's server recovers this panic and closes the connection).
+		p.g.log.DebugContext(ex, "gateway: copying the upstream answer failed", "route", ex.route.prefix, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	resp.Body.Close()
+}
 
-	h := out.Header
+// outbound is the request the upstream receives: the client's, addressed
+// to the upstream, with the normalized query and body and the headers the
+// upstream may see, plus the gateway's.
+func (p *proxy) outbound(r *http.Request, ex *exchange, body []byte) *http.Request {
+	rt := ex.route
+	out := r.WithContext(ex)
+	out.URL = &url.URL{Scheme: rt.upstream.Scheme, Host: rt.upstream.Host, Path: ex.upstreamPath,
+		// The query exactly as the normalizer produced it: SCIM filters
+		// keep their quotes, "+" and %22.
+		RawQuery: ex.rawQuery}
+	out.Host, out.RequestURI, out.Close = "", "", false
+	out.Trailer, out.TransferEncoding = nil, nil
+	out.Body, out.ContentLength, out.GetBody = nil, 0, nil
+	if len(body) > 0 {
+		out.Body, out.ContentLength = &requestBody{Reader: bytes.NewReader(body)}, int64(len(body))
+	}
+
 	rules := &p.g.headers
-	rules.strip(h, rt.forwardAuthorization)
+	h := rules.outbound(r.Header, rt.forwardAuthorization, outboundHeaders+len(rt.headers))
 	h[rules.tenant] = ex.principal.tenantHeader
 	h[rules.client] = ex.principal.credentialHeader
 	h[headerAuthMethod] = ex.principal.method.header
@@ -153,7 +182,23 @@ func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
 	if ex.contentType != "" {
 		h["Content-Type"] = []string{ex.contentType}
 	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = noUserAgent // rather than Go's
+	}
+	out.Header = h
+	return out
 }
+
+// outboundHeaders is the number of headers outbound adds.
+const outboundHeaders = 7
+
+// noUserAgent makes the transport send no User-Agent; read-only.
+var noUserAgent = []string{""}
+
+// requestBody is an outbound request body held in memory.
+type requestBody struct{ *bytes.Reader }
+
+func (requestBody) Close() error { return nil }
 
 // Values of X-Idp-Profile; read-only.
 var (
@@ -177,8 +222,7 @@ func profileHeader(d scim.Dialect) []string {
 
 // modifyResponse normalizes the upstream's answer for the provider and
 // points upstream URLs at the public one.
-func (p *proxy) modifyResponse(resp *http.Response) error {
-	ex := exchangeOf(resp.Request.Context())
+func (p *proxy) modifyResponse(resp *http.Response, ex *exchange) error {
 	rt := ex.route
 	h := resp.Header
 	// The client sees the request id of the gateway (requestid.Middleware).
@@ -349,12 +393,7 @@ func escapeSlashes(s string) string {
 // timeout passed, 502 when the upstream could not be reached or broke off,
 // and nothing when the client itself went away (its request was cancelled
 // upstream with it).
-func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
-	ex := exchangeOf(r.Context())
-	if ex == nil {
-		writeError(w, &scim.Error{Status: http.StatusBadGateway, Detail: "the upstream service is unavailable"})
-		return
-	}
+func (p *proxy) fail(w http.ResponseWriter, ex *exchange, err error) {
 	var status int
 	var e *scim.Error
 	var ne net.Error
@@ -373,6 +412,41 @@ func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p.g.log.WarnContext(ex, "gateway: upstream failed", "route", ex.route.prefix, "status", status, "err", err)
 	p.g.recordWrite(ex, status, nil, nil)
 	writeError(w, e)
+}
+
+// copyBody sends the answer's body to the client: a buffered one in one
+// write, a streamed one through a pooled buffer, flushed after each write
+// when its length is unknown, as httputil.ReverseProxy does.
+func (p *proxy) copyBody(w http.ResponseWriter, resp *http.Response) error {
+	if b, ok := resp.Body.(*bufferedBody); ok {
+		_, err := b.WriteTo(w)
+		return err
+	}
+	if resp.Body == http.NoBody {
+		return nil
+	}
+	buf := p.copyBuffers.Get()
+	defer p.copyBuffers.Put(buf)
+	flush := resp.ContentLength < 0
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if flush {
+				if err := http.NewResponseController(w).Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		switch {
+		case rerr == io.EOF:
+			return nil
+		case rerr != nil:
+			return rerr
+		}
+	}
 }
 
 // copyBuffers is the proxy's httputil.BufferPool: a free list of copy
