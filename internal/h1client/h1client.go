@@ -224,8 +224,8 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response
 		}
 		return nil, err
 	}
-	// Write closes the request body.
-	if err := req.Write(c.bw); err != nil {
+	// writeRequest closes the request body.
+	if err := writeRequest(c.bw, req); err != nil {
 		return fail(err, false)
 	}
 	if err := c.bw.Flush(); err != nil {
