@@ -89,7 +89,7 @@ func (g *Gateway) recordWrite(ex *exchange, status int, h http.Header, body []by
 		id = createdID(h, body)
 	}
 	p := ex.principal
-	g.audit.Record(ex, ex.event,
+	g.audit.Record(ex.ctx, ex.event,
 		slog.String("tenant", p.tenant), slog.String("client", p.credential), slog.String("auth_method", p.method.header[0]),
 		slog.String("resource", string(ex.target.resource)), slog.String("id", id), slog.Int("status", status))
 }

@@ -139,11 +139,10 @@ func (rt *route) forward(w http.ResponseWriter, r *http.Request, p *principal, t
 		// stays off.
 		res.Dialect = scim.Detect(scim.Request{Header: r.Header, RawQuery: r.URL.RawQuery})
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), rt.timeout)
-	defer cancel()
+	ctx := r.Context()
 	ex := &exchange{
-		Context:      ctx,
-		client:       r.Context(),
+		ctx:          ctx,
+		deadline:     time.Now().Add(rt.timeout),
 		route:        rt,
 		principal:    p,
 		target:       t,

@@ -80,7 +80,7 @@ type cannedUpstream struct {
 	last http.Header
 }
 
-func (c *cannedUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
+func (c *cannedUpstream) RoundTripDeadline(r *http.Request, _ time.Time) (*http.Response, error) {
 	c.last = r.Header
 	return &http.Response{
 		StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: r,
@@ -179,7 +179,9 @@ func TestPipelineForwardsAuthorizationWhenAsked(t *testing.T) {
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (f roundTripFunc) RoundTripDeadline(r *http.Request, _ time.Time) (*http.Response, error) {
+	return f(r)
+}
 
 // failingReader gives n bytes, then fails.
 type failingReader struct{ n int }

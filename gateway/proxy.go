@@ -38,12 +38,12 @@ const (
 	maxPooledBody = 256 << 10
 )
 
-// exchange is one request on its way to the upstream. It is the context
-// of the upstream request itself (the client's, with the route's
-// deadline), so that the round trip needs no other allocation for it.
+// exchange is one request on its way to the upstream.
 type exchange struct {
-	context.Context
-	client context.Context // done when the client goes away
+	ctx context.Context // the client's request: done when the client goes away
+	// deadline is when the route's timeout ends the round trip, answer
+	// body included.
+	deadline time.Time
 
 	route        *route
 	principal    *principal
@@ -67,12 +67,18 @@ type exchange struct {
 type proxy struct {
 	g *Gateway
 	// transport makes the round trips: pool, or a test's fake.
-	transport http.RoundTripper
+	transport upstreamTransport
 	// pool does http:// round trips on the request's goroutine, and hands
 	// https:// ones to net/http's Transport.
 	pool        *h1client.Transport
 	bodies      sync.Pool // *bytes.Buffer holding upstream answers
 	copyBuffers copyBuffers
+}
+
+// upstreamTransport makes round trips that end by a deadline, the
+// request's context only cancelling them; *h1client.Transport is one.
+type upstreamTransport interface {
+	RoundTripDeadline(req *http.Request, deadline time.Time) (*http.Response, error)
 }
 
 func newProxy(g *Gateway) *proxy {
@@ -112,7 +118,7 @@ func newProxy(g *Gateway) *proxy {
 func (p *proxy) relay(w http.ResponseWriter, r *http.Request, ex *exchange, body []byte) {
 	out := p.outbound(r, ex, body)
 	start := time.Now()
-	resp, err := p.transport.RoundTrip(out)
+	resp, err := p.transport.RoundTripDeadline(out, ex.deadline)
 	status := 0
 	if err == nil {
 		status = resp.StatusCode
@@ -146,7 +152,7 @@ func (p *proxy) relay(w http.ResponseWriter, r *http.Request, ex *exchange, body
 		resp.Body.Close()
 		// The status is sent; all that is left is to break the answer off
 		// (net/http's server recovers this panic and closes the connection).
-		p.g.log.DebugContext(ex, "gateway: copying the upstream answer failed", "route", ex.route.prefix, "err", err)
+		p.g.log.DebugContext(ex.ctx, "gateway: copying the upstream answer failed", "route", ex.route.prefix, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	resp.Body.Close()
@@ -157,7 +163,7 @@ func (p *proxy) relay(w http.ResponseWriter, r *http.Request, ex *exchange, body
 // upstream may see, plus the gateway's.
 func (p *proxy) outbound(r *http.Request, ex *exchange, body []byte) *http.Request {
 	rt := ex.route
-	out := r.WithContext(ex)
+	out := r.WithContext(ex.ctx)
 	out.URL = &url.URL{Scheme: rt.upstream.Scheme, Host: rt.upstream.Host, Path: ex.upstreamPath,
 		// The query exactly as the normalizer produced it: SCIM filters
 		// keep their quotes, "+" and %22.
@@ -252,7 +258,7 @@ func (p *proxy) modifyResponse(resp *http.Response, ex *exchange) error {
 		return fmt.Errorf("read upstream response: %w", err)
 	}
 	if buf.Len() > maxBufferedBody {
-		p.g.log.WarnContext(ex, "gateway: upstream answer too large to normalize; passed through", "route", rt.prefix)
+		p.g.log.WarnContext(ex.ctx, "gateway: upstream answer too large to normalize; passed through", "route", rt.prefix)
 		resp.Body = &streamedBody{Reader: io.MultiReader(bytes.NewReader(buf.Bytes()), resp.Body), upstream: resp.Body}
 		p.g.recordWrite(ex, resp.StatusCode, h, nil)
 		return nil
@@ -398,18 +404,18 @@ func (p *proxy) fail(w http.ResponseWriter, ex *exchange, err error) {
 	var e *scim.Error
 	var ne net.Error
 	switch {
-	case ex.client.Err() != nil:
-		p.g.log.DebugContext(ex, "gateway: client went away", "route", ex.route.prefix, "err", err)
+	case ex.ctx.Err() != nil:
+		p.g.log.DebugContext(ex.ctx, "gateway: client went away", "route", ex.route.prefix, "err", err)
 		p.g.recordWrite(ex, 499, nil, nil) // nginx's "client closed request"
 		return
-	case ex.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+	case !time.Now().Before(ex.deadline) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		status = http.StatusGatewayTimeout
 		e = &scim.Error{Status: status, Detail: "the upstream service did not answer within " + ex.route.timeout.String()}
 	default:
 		status = http.StatusBadGateway
 		e = &scim.Error{Status: status, Detail: "the upstream service is unavailable"}
 	}
-	p.g.log.WarnContext(ex, "gateway: upstream failed", "route", ex.route.prefix, "status", status, "err", err)
+	p.g.log.WarnContext(ex.ctx, "gateway: upstream failed", "route", ex.route.prefix, "status", status, "err", err)
 	p.g.recordWrite(ex, status, nil, nil)
 	writeError(w, e)
 }

@@ -53,16 +53,21 @@ const (
 
 var errNoFallback = errors.New("h1client: only http:// requests without upgrade are supported")
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. The context's deadline, if any,
+// bounds the whole exchange, as RoundTripDeadline's deadline does.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	deadline, _ := req.Context().Deadline()
+	return t.RoundTripDeadline(req, deadline)
+}
+
+// RoundTripDeadline is RoundTrip with a deadline kept apart from the
+// request's context, which then only cancels: writing the request and
+// reading the answer, body included, must end before deadline (zero: no
+// deadline). It spares a caller with a deadline per request the timer
+// context it would otherwise build for it.
+func (t *Transport) RoundTripDeadline(req *http.Request, deadline time.Time) (*http.Response, error) {
 	if req.URL.Scheme != "http" || req.Header.Get("Upgrade") != "" {
-		if req.Body != nil {
-			defer req.Body.Close()
-		}
-		if t.Fallback == nil {
-			return nil, errNoFallback
-		}
-		return t.Fallback.RoundTrip(req)
+		return t.fallback(req, deadline)
 	}
 	addr := req.URL.Host
 	if req.URL.Port() == "" {
@@ -73,14 +78,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		c, reused := t.idleConn(addr)
 		if c == nil {
 			var err error
-			if c, err = t.dial(ctx, addr); err != nil {
+			if c, err = t.dial(ctx, addr, deadline); err != nil {
 				if req.Body != nil {
 					req.Body.Close()
 				}
 				return nil, err
 			}
 		}
-		resp, err := c.roundTrip(ctx, req)
+		resp, err := c.roundTrip(ctx, req, deadline)
 		if err == nil {
 			return resp, nil
 		}
@@ -92,6 +97,40 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// fallback hands req to the Fallback transport, its deadline in its
+// context until the answer's body is closed.
+func (t *Transport) fallback(req *http.Request, deadline time.Time) (*http.Response, error) {
+	if t.Fallback == nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errNoFallback
+	}
+	if d, ok := req.Context().Deadline(); deadline.IsZero() || ok && !d.After(deadline) {
+		return t.Fallback.RoundTrip(req)
+	}
+	ctx, cancel := context.WithDeadline(req.Context(), deadline)
+	resp, err := t.Fallback.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose ends a fallback round trip's context with its body.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // replayable reports whether req may be sent a second time: a method that
@@ -120,10 +159,15 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-func (t *Transport) dial(ctx context.Context, addr string) (*conn, error) {
+func (t *Transport) dial(ctx context.Context, addr string, deadline time.Time) (*conn, error) {
 	dial := t.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
 	}
 	nc, err := dial(ctx, "tcp", addr)
 	if err != nil {
@@ -206,8 +250,7 @@ func (e *beforeAnswerError) Unwrap() error { return e.err }
 // A deadline in the past, to interrupt a blocked read or write.
 var longAgo = time.Unix(1, 0)
 
-func (c *conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
-	deadline, _ := ctx.Deadline() // zero: none
+func (c *conn) roundTrip(ctx context.Context, req *http.Request, deadline time.Time) (*http.Response, error) {
 	if err := c.nc.SetDeadline(deadline); err != nil {
 		c.nc.Close()
 		return nil, &beforeAnswerError{err}

@@ -227,6 +227,16 @@ func TestContextEndsTheRoundTrip(t *testing.T) {
 			t.Fatalf("read %v after %v", err, time.Since(start))
 		}
 	})
+	t.Run("RoundTripDeadline while waiting for the answer", func(t *testing.T) {
+		slow, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		req, _ := http.NewRequest("GET", slow.URL, nil)
+		start := time.Now()
+		_, err := tr.RoundTripDeadline(req, start.Add(100*time.Millisecond))
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() || time.Since(start) > 5*time.Second {
+			t.Fatalf("error %v after %v, want a timeout", err, time.Since(start))
+		}
+	})
 	t.Run("cancel before the answer", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(50*time.Millisecond, cancel)
@@ -285,7 +295,31 @@ func TestFallback(t *testing.T) {
 	if strings.Join(fb.got, ",") != "https ,http websocket" {
 		t.Fatalf("fallback got %q", fb.got)
 	}
+
+	// The Fallback gets the deadline in the request's context, for as long
+	// as the answer's body is open.
+	var got context.Context
+	tr.Fallback = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		got = r.Context()
+		return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r}, nil
+	})
+	deadline := time.Now().Add(time.Hour)
+	resp, err := tr.RoundTripDeadline(req("https://example.com/", ""), deadline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := got.Deadline(); !ok || !d.Equal(deadline) || got.Err() != nil {
+		t.Fatalf("fallback context deadline %v %v, err %v", d, ok, got.Err())
+	}
+	resp.Body.Close()
+	if got.Err() == nil {
+		t.Fatal("the fallback's context outlived the body")
+	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestConcurrentUseKeepsThePoolBounded(t *testing.T) {
 	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
