@@ -178,6 +178,7 @@ func (t *Transport) dial(ctx context.Context, addr string, deadline time.Time) (
 		limit = defaultMaxHeaderBytes
 	}
 	c := &conn{t: t, addr: addr, nc: nc, headerLimit: limit}
+	c.probe.init(nc)
 	c.src.r = nc
 	c.br = bufio.NewReaderSize(&c.src, bufferSize)
 	c.bw = bufio.NewWriterSize(nc, bufferSize)
@@ -239,6 +240,7 @@ type conn struct {
 	bw          *bufio.Writer
 	headerLimit int64
 	idleSince   time.Time
+	probe       probe // for open
 }
 
 // beforeAnswerError is a failure before any byte of the answer arrived.
