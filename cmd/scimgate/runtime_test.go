@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"log/slog"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -32,5 +35,26 @@ func TestRedisOptions(t *testing.T) {
 				t.Fatalf("addresses lost credentials or TLS: %+v", o)
 			}
 		})
+	}
+}
+
+func TestTuneGC(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+	for _, tc := range []struct {
+		vars []string
+		want int
+		log  bool
+	}{
+		{vars: []string{"HOME=/root"}, want: defaultGCPercent, log: true},
+		{vars: []string{"GOGC=100", "GOMEMLIMIT=1GiB"}, want: 100},
+		{vars: []string{"GOGC=off"}, want: 100}, // the runtime applied it; tuneGC leaves it
+	} {
+		debug.SetGCPercent(100)
+		var logged bytes.Buffer
+		tuneGC(Env{Vars: tc.vars}, slog.New(slog.NewTextHandler(&logged, nil)))
+		if got := debug.SetGCPercent(100); got != tc.want || strings.Contains(logged.String(), "GOGC") != tc.log {
+			t.Errorf("%v: GC percent %d, want %d; log %q", tc.vars, got, tc.want, logged.String())
+		}
 	}
 }
