@@ -118,10 +118,22 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
 	}
+	writeJSONBytes(w, status, b)
+}
+
+// Header values of every token-endpoint response; read-only.
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+	noCache         = []string{"no-cache"}
+)
+
+// writeJSONBytes writes the JSON body b as writeJSON does.
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	h["Pragma"] = noCache
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

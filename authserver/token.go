@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
@@ -356,8 +358,65 @@ func writeLibraryResponse(w http.ResponseWriter, data map[string]any, header htt
 	for k, v := range header {
 		w.Header()[k] = v
 	}
+	if body, ok := appendTokenResponse(nil, data); ok {
+		writeJSONBytes(w, code, body)
+		return nil
+	}
 	writeJSON(w, code, data)
 	return nil
+}
+
+// tokenFields are the members of go-oauth2's token response
+// (Server.GetTokenData), in the order encoding/json writes a map's keys.
+var tokenFields = [...]string{"access_token", "expires_in", "refresh_token", "scope", "token_type"}
+
+// appendTokenResponse writes a token response as json.Marshal writes the
+// map, without reflection. It reports false, having written nothing
+// useful, for any other map: other members, other types, or strings
+// encoding/json would escape.
+func appendTokenResponse(dst []byte, data map[string]any) ([]byte, bool) {
+	n := 0
+	dst = append(dst, '{')
+	for _, key := range tokenFields {
+		v, ok := data[key]
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, '"')
+		dst = append(dst, key...)
+		dst = append(dst, '"', ':')
+		switch v := v.(type) {
+		case string:
+			if !plainJSON(v) {
+				return dst, false
+			}
+			dst = append(dst, '"')
+			dst = append(dst, v...)
+			dst = append(dst, '"')
+		case int64:
+			dst = strconv.AppendInt(dst, v, 10)
+		default:
+			return dst, false
+		}
+	}
+	return append(dst, '}'), n == len(data)
+}
+
+// plainJSON reports whether encoding/json writes s between quotes as it
+// is: printable ASCII other than the quote, backslash and its HTML
+// escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= utf8.RuneSelf, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // libraryErrorToRFC corrects go-oauth2's error responses: RFC 6749 status
