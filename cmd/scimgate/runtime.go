@@ -68,6 +68,10 @@ type runtimeOptions struct {
 	Logger *slog.Logger
 	// AuditStdout receives audit events when audit.sink is stdout.
 	AuditStdout io.Writer
+	// BufferAudit writes audit events in batches from a background
+	// goroutine (serve: the requests that record them do not wait for the
+	// sink); Close writes the last ones.
+	BufferAudit bool
 }
 
 // Runtime is scimgate opened on its configured store: what the CLI and
@@ -157,7 +161,7 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 	// Runs first: the manager's refresh loop reads the store.
 	rt.closers = append([]func() error{func() error { rt.Keys.Close(); return nil }}, rt.closers...)
 
-	if rt.Audit, err = openAudit(cfg.Audit, opts.AuditStdout, rt); err != nil {
+	if rt.Audit, err = openAudit(cfg.Audit, opts, rt); err != nil {
 		return nil, err
 	}
 	if rt.AdminToken = cfg.Admin.Token; rt.AdminToken == "" {
@@ -240,19 +244,27 @@ func masterKeyFromFile(dir string, stderr io.Writer, log *slog.Logger) ([]byte, 
 }
 
 // openAudit opens the configured audit sink and registers its closing.
-func openAudit(c config.Audit, stdout io.Writer, rt *Runtime) (*audit.Logger, error) {
+func openAudit(c config.Audit, opts runtimeOptions, rt *Runtime) (*audit.Logger, error) {
+	newLogger := audit.New
+	if opts.BufferAudit {
+		newLogger = audit.NewBuffered
+	}
 	if c.Sink != config.AuditFile {
+		stdout := opts.AuditStdout
 		if stdout == nil {
 			stdout = io.Discard
 		}
-		return audit.New(stdout), nil
+		l := newLogger(stdout)
+		rt.closers = append(rt.closers, l.Close)
+		return l, nil
 	}
 	f, err := os.OpenFile(c.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit.file: %w", err)
 	}
-	rt.closers = append(rt.closers, f.Close)
-	return audit.New(f), nil
+	l := newLogger(f)
+	rt.closers = append(rt.closers, l.Close, f.Close)
+	return l, nil
 }
 
 // loadOrCreateAdminToken returns the token kept in the file at path,
