@@ -9,8 +9,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
+	"sync"
+	"unsafe"
 )
 
 // ErrMalformedHash reports a stored hash that is not in a format this package writes.
@@ -43,6 +46,9 @@ var b64 = base64.RawStdEncoding
 type Hasher struct {
 	pepper   []byte
 	pepperID string
+	// macs holds keyed HMAC states for reuse: a reset HMAC starts from its
+	// saved keyed state instead of hashing the pepper pads again.
+	macs sync.Pool // hash.Hash
 }
 
 // NewHasher derives the pepper from the master key.
@@ -55,27 +61,31 @@ func NewHasher(masterKey []byte) (*Hasher, error) {
 		return nil, fmt.Errorf("secret: derive pepper: %w", err)
 	}
 	fp := sha256.Sum256(append([]byte("scimgate pepper id v1:"), pepper...))
-	return &Hasher{pepper: pepper, pepperID: base64.RawURLEncoding.EncodeToString(fp[:6])}, nil
+	h := &Hasher{pepper: pepper, pepperID: base64.RawURLEncoding.EncodeToString(fp[:6])}
+	h.macs.New = func() any { return hmac.New(sha256.New, h.pepper) }
+	return h, nil
 }
 
 // Hash returns the stored form of secret.
 func (h *Hasher) Hash(secret string) string {
 	var salt [16]byte
 	_, _ = rand.Read(salt[:]) // never fails (Go 1.24+)
-	return "$" + hmacID + "$k=" + h.pepperID + "$" + b64.EncodeToString(salt[:]) + "$" + b64.EncodeToString(h.mac(salt[:], secret))
+	var mac [sha256.Size]byte
+	return "$" + hmacID + "$k=" + h.pepperID + "$" + b64.EncodeToString(salt[:]) + "$" + b64.EncodeToString(h.mac(mac[:0], salt[:], secret))
 }
 
 // Verify reports whether presented matches the stored hash, in time that does
 // not depend on where the two differ.
 func (h *Hasher) Verify(stored, presented string) (bool, error) {
-	p, err := parseHMAC(stored)
-	if err != nil {
+	var p hmacHash
+	if err := p.parse(stored); err != nil {
 		return false, err
 	}
 	if p.pepperID != h.pepperID {
 		return false, ErrWrongPepper
 	}
-	return hmac.Equal(p.mac, h.mac(p.salt, presented)), nil
+	var mac [sha256.Size]byte
+	return hmac.Equal(p.mac, h.mac(mac[:0], p.salt, presented)), nil
 }
 
 // VerifyAny reports whether presented matches any of the stored hashes. It
@@ -106,28 +116,51 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func (h *Hasher) mac(salt []byte, secret string) []byte {
-	m := hmac.New(sha256.New, h.pepper)
+// mac appends HMAC-SHA256(pepper, salt ‖ secret) to dst.
+func (h *Hasher) mac(dst, salt []byte, secret string) []byte {
+	m := h.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write(salt)
 	io.WriteString(m, secret)
-	return m.Sum(nil)
+	dst = m.Sum(dst)
+	h.macs.Put(m)
+	return dst
 }
 
+// hmacHash is a parsed stored hash; salt and mac point into its own
+// arrays when they fit, so that parsing allocates nothing.
 type hmacHash struct {
 	pepperID  string
 	salt, mac []byte
+	saltBuf   [64]byte
+	macBuf    [sha256.Size]byte
 }
 
-// parseHMAC parses "$hmac-sha256$k=<id>$<salt>$<mac>".
-func parseHMAC(s string) (hmacHash, error) {
-	parts := strings.Split(s, "$")
-	if len(parts) != 5 || parts[0] != "" || parts[1] != hmacID || !strings.HasPrefix(parts[2], "k=") {
-		return hmacHash{}, ErrMalformedHash
+// parse reads "$hmac-sha256$k=<id>$<salt>$<mac>".
+func (p *hmacHash) parse(s string) error {
+	rest, ok := strings.CutPrefix(s, "$"+hmacID+"$k=")
+	if !ok {
+		return ErrMalformedHash
 	}
-	salt, err1 := b64.DecodeString(parts[3])
-	mac, err2 := b64.DecodeString(parts[4])
-	if err1 != nil || err2 != nil || len(salt) < 16 || len(mac) != sha256.Size {
-		return hmacHash{}, ErrMalformedHash
+	var salt, mac string
+	p.pepperID, rest, ok = strings.Cut(rest, "$")
+	if ok {
+		salt, mac, ok = strings.Cut(rest, "$")
 	}
-	return hmacHash{pepperID: parts[2][2:], salt: salt, mac: mac}, nil
+	if !ok || strings.Contains(mac, "$") {
+		return ErrMalformedHash
+	}
+	var err1, err2 error
+	p.salt, err1 = decodeInto(p.saltBuf[:0], salt)
+	p.mac, err2 = decodeInto(p.macBuf[:0], mac)
+	if err1 != nil || err2 != nil || len(p.salt) < 16 || len(p.mac) != sha256.Size {
+		return ErrMalformedHash
+	}
+	return nil
+}
+
+// decodeInto decodes s after dst's contents, in dst's array when it fits.
+// Decoding only reads s, so it is handed over without a copy.
+func decodeInto(dst []byte, s string) ([]byte, error) {
+	return b64.AppendDecode(dst, unsafe.Slice(unsafe.StringData(s), len(s)))
 }
