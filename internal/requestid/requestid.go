@@ -14,15 +14,36 @@ const Header = "X-Request-Id"
 
 type ctxKey struct{}
 
+// idContext is a request's context with its id: the one allocation that
+// adds the id, its header value included.
+type idContext struct {
+	context.Context
+	id     string
+	header [1]string // X-Request-Id of the response
+}
+
+func (c *idContext) Value(key any) any {
+	if key == (ctxKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // From returns the request id stored in ctx, or "".
 func From(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
+	if c, ok := ctx.Value(ctxKey{}).(*idContext); ok {
+		return c.id
+	}
+	return ""
 }
 
 // With returns ctx carrying id.
 func With(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
+	return withID(ctx, id)
+}
+
+func withID(ctx context.Context, id string) *idContext {
+	return &idContext{Context: ctx, id: id, header: [1]string{id}}
 }
 
 // New returns a fresh random id.
@@ -41,8 +62,9 @@ func Middleware(next http.Handler) http.Handler {
 		if !acceptable(id) {
 			id = New()
 		}
-		w.Header().Set(Header, id)
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), id)))
+		ctx := withID(r.Context(), id)
+		w.Header()[Header] = ctx.header[:]
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
