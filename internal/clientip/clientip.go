@@ -26,25 +26,37 @@ func New(trusted []netip.Prefix) *Resolver {
 // choose its own address by sending a forged X-Forwarded-For: only entries
 // appended by trusted hops are skipped.
 func (res *Resolver) IP(r *http.Request) string {
-	peer := peerAddr(r.RemoteAddr)
+	host := hostOf(r.RemoteAddr)
+	peer := parseAddr(host)
 	if !res.isTrusted(peer) {
-		return peer.String()
+		return addrString(peer, host)
 	}
 	hops := r.Header.Values("X-Forwarded-For")
 	for i := len(hops) - 1; i >= 0; i-- {
 		parts := strings.Split(hops[i], ",")
 		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			hop := strings.TrimSpace(parts[j])
+			a, err := netip.ParseAddr(hop)
 			if err != nil {
-				return peer.String() // garbage from an untrusted hop: stop believing the header
+				return addrString(peer, host) // garbage from an untrusted hop: stop believing the header
 			}
 			a = a.Unmap()
 			if !res.isTrusted(a) {
-				return a.String()
+				return addrString(a, hop)
 			}
 		}
 	}
-	return peer.String()
+	return addrString(peer, host)
+}
+
+// addrString is a.String(), parsed from host: host itself when it is
+// already that text, an IPv4 address in the only form ParseAddr accepts,
+// so that the common case allocates nothing.
+func addrString(a netip.Addr, host string) string {
+	if a.Is4() && !strings.Contains(host, ":") {
+		return host
+	}
+	return a.String()
 }
 
 func (res *Resolver) isTrusted(a netip.Addr) bool {
@@ -59,11 +71,16 @@ func (res *Resolver) isTrusted(a netip.Addr) bool {
 	return false
 }
 
-func peerAddr(remote string) netip.Addr {
+// hostOf is the address part of a RemoteAddr.
+func hostOf(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
-		host = remote
+		return remote
 	}
+	return host
+}
+
+func parseAddr(host string) netip.Addr {
 	a, err := netip.ParseAddr(host)
 	if err != nil {
 		return netip.Addr{}

@@ -51,3 +51,16 @@ func FuzzIP(f *testing.F) {
 		_ = res.IP(r)
 	})
 }
+
+// FuzzAddrString holds the allocation-free form to netip's.
+func FuzzAddrString(f *testing.F) {
+	for _, s := range []string{"10.1.2.3", "::ffff:10.1.2.3", "2001:db8::1", "010.1.2.3", "1.2.3.4%eth0", "fe80::1%eth0", "", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		a := parseAddr(host)
+		if got, want := addrString(a, host), a.String(); got != want {
+			t.Fatalf("addrString(%q) = %q, want %q", host, got, want)
+		}
+	})
+}
