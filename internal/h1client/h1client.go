@@ -278,12 +278,13 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, deadline time.T
 	}
 	c.src.n = c.headerLimit
 	var resp *http.Response
+	var direct bool
 	for {
 		if _, err := c.br.Peek(1); err != nil {
 			return fail(err, false)
 		}
 		var err error
-		if resp, err = http.ReadResponse(c.br, req); err != nil {
+		if resp, direct, err = readResponse(c.br, req); err != nil {
 			if c.src.n <= 0 {
 				err = fmt.Errorf("h1client: response header larger than %d bytes", c.headerLimit)
 			}
@@ -296,6 +297,15 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, deadline time.T
 		}
 	}
 	c.src.n = -1
+	if direct {
+		if resp.ContentLength == 0 {
+			resp.Body = http.NoBody
+			c.done(stop, true)
+			return resp, nil
+		}
+		resp.Body = &body{c: c, remaining: resp.ContentLength, stop: stop, reusable: true}
+		return resp, nil
+	}
 	if resp.Body == http.NoBody || resp.ContentLength == 0 && !isChunked(resp) {
 		resp.Body.Close()
 		resp.Body = http.NoBody
@@ -325,23 +335,53 @@ func (c *conn) done(stop func() bool, reusable bool) {
 // body is an answer's body; reading it to the end returns its connection
 // to the pool.
 type body struct {
-	c        *conn
-	rc       io.ReadCloser
-	stop     func() bool
-	reusable bool
-	finished bool
+	c *conn
+	// rc reads the body as net/http framed it; when nil, the body is the
+	// next remaining bytes of c.br.
+	rc        io.ReadCloser
+	remaining int64
+	stop      func() bool
+	reusable  bool
+	finished  bool
 }
 
 func (b *body) Read(p []byte) (int, error) {
 	if b.finished {
 		return 0, io.EOF
 	}
-	n, err := b.rc.Read(p)
+	var n int
+	var err error
+	if b.rc != nil {
+		n, err = b.rc.Read(p)
+	} else {
+		n, err = b.readLength(p)
+	}
 	switch {
 	case err == io.EOF:
 		b.finish(true)
 	case err != nil:
 		b.finish(false)
+	}
+	return n, err
+}
+
+// readLength reads the rest of a body of known length from the
+// connection, as net/http's io.LimitReader over it does: io.EOF at the
+// length, io.ErrUnexpectedEOF when the connection ends before.
+func (b *body) readLength(p []byte) (int, error) {
+	if b.remaining == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	n, err := b.c.br.Read(p)
+	b.remaining -= int64(n)
+	switch {
+	case err == io.EOF:
+		return n, io.ErrUnexpectedEOF
+	case err == nil && b.remaining == 0:
+		return n, io.EOF
 	}
 	return n, err
 }
