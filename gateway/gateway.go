@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sync/atomic"
 	"time"
 
@@ -242,6 +243,69 @@ func (g *Gateway) Register(r *mux.Router) {
 		})
 	}
 	g.registered.Store(true)
+}
+
+// Dispatcher returns a handler that serves what r serves, r's own routes
+// and the gateway's that Register added, handing requests for the
+// gateway's routes straight to their handlers (as wrapped on r) instead of
+// through r's matching, which tries every route before them by regular
+// expression and then puts the variables of the match in the request's
+// context. That is the same dispatch when every other route of r is an
+// exact path, and Dispatcher then holds those paths back for r: a request
+// for one of them goes to r, as does one that no gateway route matches. If
+// r has other kinds of routes, it returns r itself. Call it once every
+// route of r is registered and wrapped.
+func (g *Gateway) Dispatcher(r *mux.Router) http.Handler {
+	d := &dispatcher{router: r, exact: map[string]bool{}}
+	byTemplate := make(map[string]*route, len(g.routes))
+	for _, rt := range g.routes {
+		byTemplate[rt.template] = rt
+	}
+	templates := map[string]bool{}
+	plain := true
+	_ = r.Walk(func(mr *mux.Route, _ *mux.Router, ancestors []*mux.Route) error {
+		tpl, err := mr.GetPathTemplate()
+		re, _ := mr.GetPathRegexp()
+		switch {
+		case err != nil || len(ancestors) > 0 || templates[tpl]:
+			plain = false
+		case byTemplate[tpl] != nil:
+			d.routes = append(d.routes, dispatchRoute{byTemplate[tpl], mr})
+		case re == "^"+regexp.QuoteMeta(tpl)+"$":
+			d.exact[tpl] = true
+		default:
+			plain = false
+		}
+		templates[tpl] = true
+		return nil
+	})
+	if !plain || len(d.routes) != len(g.routes) {
+		return r
+	}
+	return d
+}
+
+type dispatcher struct {
+	router *mux.Router
+	routes []dispatchRoute // the gateway's, in r's order
+	exact  map[string]bool // the paths of r's other routes
+}
+
+type dispatchRoute struct {
+	rt  *route
+	mux *mux.Route // its handler is the route's, wrapped by the router's owner
+}
+
+func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if path := r.URL.Path; !d.exact[path] {
+		for _, dr := range d.routes {
+			if _, _, ok := dr.rt.match(path); ok {
+				dr.mux.GetHandler().ServeHTTP(w, r)
+				return
+			}
+		}
+	}
+	d.router.ServeHTTP(w, r)
 }
 
 // Handler returns a router serving only the gateway's routes.

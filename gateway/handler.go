@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/scimgate/scimgate/internal/audit"
 	"github.com/scimgate/scimgate/internal/ratelimit"
 	"github.com/scimgate/scimgate/internal/requestid"
@@ -44,14 +42,18 @@ const (
 
 // ServeHTTP runs the pipeline for one request on the route.
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	vars := mux.Vars(r)
-	rest, perr := cleanRest(vars[restVar], r.URL.RawPath)
+	pathTenant, rest, matched := rt.match(r.URL.Path)
+	if !matched {
+		writeError(w, errNotFound) // only a router that is not gorilla/mux gets here
+		return
+	}
+	rest, perr := cleanRest(rest, r.URL.RawPath)
 	if perr != nil {
 		writeError(w, perr)
 		return
 	}
 	start := rt.g.now()
-	p, t, ok := rt.admit(w, r, vars[tenantVar], rest, start)
+	p, t, ok := rt.admit(w, r, pathTenant, rest, start)
 	if !ok {
 		return
 	}
@@ -59,7 +61,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answerNoGroups(w, r, t)
 		return
 	}
-	rt.forward(w, r, p, t, vars[tenantVar], rest)
+	rt.forward(w, r, p, t, pathTenant, rest)
 	if log := rt.g.log; log.Enabled(r.Context(), slog.LevelDebug) {
 		log.DebugContext(r.Context(), "gateway: request", "route", rt.prefix, "method", r.Method, "tenant", p.tenant,
 			"client", p.credential, "auth_method", p.method.header[0], "latency", time.Since(start))

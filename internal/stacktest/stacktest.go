@@ -118,7 +118,7 @@ func Start(t testing.TB, o Options) *Stack {
 	if err := s.Gateway.Ready(); err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = requestid.Middleware(r)
+	srv.Config.Handler = requestid.Middleware(s.Gateway.Dispatcher(r))
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return s
