@@ -358,13 +358,18 @@ func writeLibraryResponse(w http.ResponseWriter, data map[string]any, header htt
 	for k, v := range header {
 		w.Header()[k] = v
 	}
-	if body, ok := appendTokenResponse(nil, data); ok {
+	access, _ := data["access_token"].(string)
+	if body, ok := appendTokenResponse(make([]byte, 0, tokenResponseSize+len(access)), data); ok {
 		writeJSONBytes(w, code, body)
 		return nil
 	}
 	writeJSON(w, code, data)
 	return nil
 }
+
+// tokenResponseSize is a token response's length without the access
+// token, and room for a scope and a refresh token.
+const tokenResponseSize = 256
 
 // tokenFields are the members of go-oauth2's token response
 // (Server.GetTokenData), in the order encoding/json writes a map's keys.
