@@ -7,6 +7,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/scimgate/scimgate/internal/requestid"
 )
@@ -36,8 +38,23 @@ const (
 
 // Logger records audit events. The zero value and nil discard them.
 type Logger struct {
-	l     *slog.Logger
+	l *slog.Logger // nil: discard
+	w *lockedWriter
+	// bufs hold events being encoded by appendEvent.
+	bufs  sync.Pool    // *[]byte
 	batch *batchWriter // nil: events are written as they are recorded
+}
+
+// lockedWriter serialises the writes of both of the Logger's encoders.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // NewBuffered writes events as JSON lines to w from a background
@@ -64,7 +81,16 @@ func (a *Logger) Close() error {
 
 // New writes events as JSON lines to w, each as it is recorded.
 func New(w io.Writer) *Logger {
-	return &Logger{l: slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+	lw := &lockedWriter{w: w}
+	a := &Logger{l: slog.New(newHandler(lw)), w: lw}
+	a.bufs.New = func() any { return new([]byte) }
+	return a
+}
+
+// newHandler is the slog handler of the event stream: JSON, the message
+// as "event", no level.
+func newHandler(w io.Writer) slog.Handler {
+	return slog.NewJSONHandler(w, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.MessageKey {
 				a.Key = "event"
@@ -74,7 +100,7 @@ func New(w io.Writer) *Logger {
 			}
 			return a
 		},
-	}))}
+	})
 }
 
 // Record writes one event with the request id from ctx, if any. Callers pass
@@ -83,8 +109,18 @@ func (a *Logger) Record(ctx context.Context, event string, attrs ...slog.Attr) {
 	if a == nil || a.l == nil {
 		return
 	}
-	if id := requestid.From(ctx); id != "" {
-		attrs = append(attrs, slog.String("request_id", id))
+	id := requestid.From(ctx)
+	if plainAttrs(attrs) {
+		buf := a.bufs.Get().(*[]byte)
+		*buf = appendEvent((*buf)[:0], time.Now(), event, attrs, id)
+		_, _ = a.w.Write(*buf)
+		if cap(*buf) <= maxPooledEvent {
+			a.bufs.Put(buf)
+		}
+		return
+	}
+	if id != "" {
+		attrs = append(attrs, slog.String(requestIDKey, id))
 	}
 	a.l.LogAttrs(ctx, slog.LevelInfo, event, attrs...)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -166,3 +167,57 @@ func BenchmarkRecord(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestAppendEventAsHandler holds the hand-written encoding to the slog
+// handler's, on awkward strings and times, and checks that Record only
+// takes it for what it can write.
+func TestAppendEventAsHandler(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"a", "acme", `"`, `\`, "\n", "\r", "\t", "\x00", "\x1f", "\x7f", "<>&", "é", "\u2028", "\u2029", "\xff", "\xe2\x80", "🙂", " "}
+	word := func() string {
+		var b strings.Builder
+		for range r.IntN(5) {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		return b.String()
+	}
+	zones := []*time.Location{time.UTC, time.FixedZone("x", 5*3600+1800), time.Local}
+	for range 2000 {
+		at := time.Now().Add(time.Duration(r.Int64N(1e15))).In(zones[r.IntN(len(zones))])
+		var attrs []slog.Attr
+		for range r.IntN(6) {
+			if r.IntN(3) == 0 {
+				attrs = append(attrs, slog.Int(word()+"k", int(r.Int64N(1e12))-5e11))
+			} else {
+				attrs = append(attrs, slog.String(word()+"k", word()))
+			}
+		}
+		event, id := word(), word()
+		want := handlerLine(t, at, event, attrs, id)
+		if got := appendEvent(nil, at, event, attrs, id); string(got) != want {
+			t.Fatalf("appendEvent\n%q\nhandler\n%q", got, want)
+		}
+	}
+	for _, attrs := range [][]slog.Attr{
+		{slog.Bool("ok", true)}, {slog.Time("at", time.Now())}, {slog.String("msg", "x")}, {slog.String("level", "x")}, {slog.String("", "x")},
+	} {
+		if plainAttrs(attrs) {
+			t.Errorf("%v taken as plain", attrs)
+		}
+	}
+}
+
+// handlerLine is what the slog handler writes for the event.
+func handlerLine(t *testing.T, at time.Time, event string, attrs []slog.Attr, requestID string) string {
+	t.Helper()
+	var b strings.Builder
+	rec := slog.NewRecord(at, slog.LevelInfo, event, 0)
+	rec.AddAttrs(attrs...)
+	if requestID != "" {
+		rec.AddAttrs(slog.String(requestIDKey, requestID))
+	}
+	if err := newHandler(&b).Handle(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
