@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -179,9 +180,9 @@ func (t *Transport) dial(ctx context.Context, addr string, deadline time.Time) (
 	}
 	c := &conn{t: t, addr: addr, nc: nc, headerLimit: limit}
 	c.probe.init(nc)
-	c.src.r = nc
+	c.src.r = watched{c}
 	c.br = bufio.NewReaderSize(&c.src, bufferSize)
-	c.bw = bufio.NewWriterSize(nc, bufferSize)
+	c.bw = bufio.NewWriterSize(watched{c}, bufferSize)
 	return c, nil
 }
 
@@ -241,6 +242,7 @@ type conn struct {
 	headerLimit int64
 	idleSince   time.Time
 	probe       probe // for open
+	watch       watch // of the round trip under way
 }
 
 // beforeAnswerError is a failure before any byte of the answer arrived.
@@ -249,17 +251,78 @@ type beforeAnswerError struct{ err error }
 func (e *beforeAnswerError) Error() string { return e.err.Error() }
 func (e *beforeAnswerError) Unwrap() error { return e.err }
 
-// A deadline in the past, to interrupt a blocked read or write.
-var longAgo = time.Unix(1, 0)
+// pollInterval bounds every wait of a round trip on its upstream: when
+// one runs out before the round trip's deadline, the round trip looks
+// whether its context ended (the client went away) and waits again, or
+// gives up. Watching the context with context.AfterFunc would react at
+// once, but costs every round trip a registration on the context (its
+// done channel, children map and callback); this costs nothing unless the
+// upstream takes longer than pollInterval.
+const pollInterval = 100 * time.Millisecond
+
+// watch is what ends the waits of a round trip.
+type watch struct {
+	ctx      context.Context // nil: none
+	deadline time.Time       // zero: none
+}
+
+// arm sets the connection's deadline for the next wait.
+func (c *conn) arm(now time.Time) error {
+	next := now.Add(pollInterval)
+	if d := c.watch.deadline; !d.IsZero() && d.Before(next) {
+		next = d
+	}
+	return c.nc.SetDeadline(next)
+}
+
+// waitAgain reports whether a wait that failed with err goes on: it ran
+// out at a poll, not at the round trip's deadline, and the context lives
+// on. It then arms the next wait.
+func (c *conn) waitAgain(err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || c.watch.ctx == nil || c.watch.ctx.Err() != nil {
+		return false
+	}
+	now := time.Now()
+	if d := c.watch.deadline; !d.IsZero() && !now.Before(d) {
+		return false
+	}
+	return c.arm(now) == nil
+}
+
+// watched is the connection as a round trip reads and writes it, waiting
+// again at each poll until its watch ends.
+type watched struct{ c *conn }
+
+func (w watched) Read(p []byte) (int, error) {
+	for {
+		n, err := w.c.nc.Read(p)
+		if err == nil || !w.c.waitAgain(err) {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+func (w watched) Write(p []byte) (int, error) {
+	written := 0
+	for {
+		n, err := w.c.nc.Write(p[written:])
+		written += n
+		if err == nil || !w.c.waitAgain(err) {
+			return written, err
+		}
+	}
+}
 
 func (c *conn) roundTrip(ctx context.Context, req *http.Request, deadline time.Time) (*http.Response, error) {
-	if err := c.nc.SetDeadline(deadline); err != nil {
+	c.watch = watch{ctx: ctx, deadline: deadline}
+	if err := c.arm(time.Now()); err != nil {
 		c.nc.Close()
 		return nil, &beforeAnswerError{err}
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(longAgo) })
 	fail := func(err error, answered bool) (*http.Response, error) {
-		stop()
 		c.nc.Close()
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			err = fmt.Errorf("%w (%w)", ctxErr, err)
@@ -300,21 +363,21 @@ func (c *conn) roundTrip(ctx context.Context, req *http.Request, deadline time.T
 	if direct {
 		if resp.ContentLength == 0 {
 			resp.Body = http.NoBody
-			c.done(stop, true)
+			c.done(true)
 			return resp, nil
 		}
-		resp.Body = &body{c: c, remaining: resp.ContentLength, stop: stop, reusable: true}
+		resp.Body = &body{c: c, remaining: resp.ContentLength, reusable: true}
 		return resp, nil
 	}
 	if resp.Body == http.NoBody || resp.ContentLength == 0 && !isChunked(resp) {
 		resp.Body.Close()
 		resp.Body = http.NoBody
-		c.done(stop, !resp.Close)
+		c.done(!resp.Close)
 		return resp, nil
 	}
 	// An answer without length nor chunks ends when the server closes.
 	reusable := !resp.Close && (resp.ContentLength > 0 || isChunked(resp))
-	resp.Body = &body{c: c, rc: resp.Body, stop: stop, reusable: reusable}
+	resp.Body = &body{c: c, rc: resp.Body, reusable: reusable}
 	return resp, nil
 }
 
@@ -322,10 +385,12 @@ func isChunked(resp *http.Response) bool {
 	return len(resp.TransferEncoding) > 0 && strings.EqualFold(resp.TransferEncoding[0], "chunked")
 }
 
-// done ends a round trip: the connection goes back to the pool when the
-// answer was read whole and neither side asked to close it.
-func (c *conn) done(stop func() bool, reusable bool) {
-	if stop() && reusable {
+// done ends a round trip: the connection goes back to the pool, its watch
+// and deadline cleared, when the answer was read whole and neither side
+// asked to close it.
+func (c *conn) done(reusable bool) {
+	c.watch = watch{}
+	if reusable && c.nc.SetDeadline(time.Time{}) == nil {
 		c.t.release(c)
 		return
 	}
@@ -340,7 +405,6 @@ type body struct {
 	// next remaining bytes of c.br.
 	rc        io.ReadCloser
 	remaining int64
-	stop      func() bool
 	reusable  bool
 	finished  bool
 }
@@ -397,7 +461,7 @@ func (b *body) Close() error {
 
 func (b *body) finish(whole bool) {
 	b.finished = true
-	b.c.done(b.stop, whole && b.reusable)
+	b.c.done(whole && b.reusable)
 }
 
 // limitedReader fails once more than n bytes were read, while n >= 0.

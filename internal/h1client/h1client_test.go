@@ -249,6 +249,48 @@ func TestContextEndsTheRoundTrip(t *testing.T) {
 	})
 }
 
+// A connection idle for longer than a poll is still reused: the watch's
+// deadline does not outlive the round trip.
+func TestIdleLongerThanAPoll(t *testing.T) {
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	tr := &Transport{}
+	defer tr.CloseIdleConnections()
+	for range 2 {
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL, nil)
+		resp, err := tr.RoundTripDeadline(req, time.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		time.Sleep(3 * pollInterval)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for two requests", n)
+	}
+}
+
+// An upstream slower than many polls still answers within the deadline.
+func TestSlowerThanAPoll(t *testing.T) {
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(3 * pollInterval)
+		io.WriteString(w, "late")
+	})
+	tr := &Transport{}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	resp, err := tr.RoundTripDeadline(req, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "late" {
+		t.Fatalf("%q %v", b, err)
+	}
+}
+
 func TestBodyClosedEarlyClosesTheConnection(t *testing.T) {
 	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, strings.Repeat("y", 100_000))
