@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -19,7 +20,10 @@ var queryForbidden = []string{"client_id", "client_secret", "grant_type", "code"
 
 // parseForm reads an application/x-www-form-urlencoded POST body strictly:
 // POST only, the right media type, a bounded size, no parameter twice, no
-// credentials or grant parameters in the query string.
+// credentials or grant parameters in the query string. It leaves r.PostForm
+// and r.Form as r.ParseForm would (go-oauth2 reads r.FormValue), without
+// ParseForm's detours for the usual request: no query to parse, the media
+// type exactly, a body of a few dozen bytes.
 func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -27,30 +31,75 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError)
 		e.status = http.StatusMethodNotAllowed
 		return nil, e
 	}
-	q := r.URL.Query()
-	for _, k := range queryForbidden {
-		if q.Has(k) {
-			return nil, errInvalidRequest("parameter %q must be sent in the request body, not the URL", k)
+	var query url.Values
+	var queryErr error
+	if r.URL.RawQuery != "" {
+		query, queryErr = url.ParseQuery(r.URL.RawQuery)
+		for _, k := range queryForbidden {
+			if query.Has(k) {
+				return nil, errInvalidRequest("parameter %q must be sent in the request body, not the URL", k)
+			}
 		}
 	}
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || ct != "application/x-www-form-urlencoded" {
-		return nil, errInvalidRequest("the request body must be application/x-www-form-urlencoded")
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errInvalidRequest("request body larger than %d bytes", maxFormBytes)
+	if ct := r.Header.Get("Content-Type"); ct != formMediaType {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != formMediaType {
+			return nil, errInvalidRequest("the request body must be application/x-www-form-urlencoded")
 		}
-		return nil, errInvalidRequest("the request body is not valid form encoding")
 	}
-	for k, v := range r.PostForm {
+	form, e := readForm(w, r)
+	switch {
+	case e != nil:
+		return nil, e
+	case queryErr != nil:
+		return nil, errInvalidRequest("the request body is not valid form encoding") // as ParseForm reports it
+	}
+	for k, v := range form {
 		if len(v) > 1 {
 			return nil, errInvalidRequest("parameter %q is repeated", k)
 		}
 	}
-	return r.PostForm, nil
+	r.PostForm, r.Form = form, form
+	if len(query) > 0 {
+		// As ParseForm: the body's values first, then the query's.
+		r.Form = make(url.Values, len(form)+len(query))
+		for _, vs := range []url.Values{form, query} {
+			for k, v := range vs {
+				r.Form[k] = append(r.Form[k], v...)
+			}
+		}
+	}
+	return form, nil
+}
+
+const formMediaType = "application/x-www-form-urlencoded"
+
+// readForm reads and decodes the body, at most maxFormBytes of it; a
+// larger one makes the server close the connection after the answer, as
+// http.MaxBytesReader does.
+func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
+	body := http.MaxBytesReader(w, r.Body, maxFormBytes)
+	r.Body = body
+	buf := make([]byte, 0, 512)
+	for {
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		var mbe *http.MaxBytesError
+		switch {
+		case err == io.EOF:
+			form, err := url.ParseQuery(string(buf))
+			if err != nil {
+				return nil, errInvalidRequest("the request body is not valid form encoding")
+			}
+			return form, nil
+		case errors.As(err, &mbe):
+			return nil, errInvalidRequest("request body larger than %d bytes", maxFormBytes)
+		case err != nil:
+			return nil, errInvalidRequest("the request body is not valid form encoding")
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 // clientCredentials extracts the client id and secret from HTTP Basic
