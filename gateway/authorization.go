@@ -97,13 +97,14 @@ func parseAuthorization(values []string, rawQuery string, rawAPIKey bool) (crede
 	return kindNone, "", problemNotAToken
 }
 
-// token68Chars is the set [A-Za-z0-9-._~+/] as a 128-bit mask (low word:
-// bytes 0-63, high word: 64-127), so that checking a 600-byte token costs
-// one shift per byte.
-const (
-	token68Low  = 1<<'+' | 1<<'-' | 1<<'.' | 1<<'/' | 0x3ff<<'0'
-	token68High = 0x3ffffff<<('A'-64) | 1<<('_'-64) | 0x3ffffff<<('a'-64) | 1<<('~'-64)
-)
+// token68Chars marks the bytes of [A-Za-z0-9-._~+/], so that checking a
+// 600-byte token costs one load and compare per byte.
+var token68Chars = func() (set [256]bool) {
+	for c := range set {
+		set[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", byte(c)) >= 0
+	}
+	return set
+}()
 
 // isToken68 reports whether s is an RFC 7235 token68 (RFC 6750 b64token):
 // [A-Za-z0-9-._~+/]+ followed by any number of "=".
@@ -115,16 +116,8 @@ func isToken68(s string) bool {
 	if end == 0 {
 		return false
 	}
-	for i := range end {
-		c := s[i]
-		var bit uint64
-		switch {
-		case c < 64:
-			bit = token68Low >> c
-		case c < 128:
-			bit = token68High >> (c - 64)
-		}
-		if bit&1 == 0 {
+	for i := 0; i < end; i++ {
+		if !token68Chars[s[i]] {
 			return false
 		}
 	}
