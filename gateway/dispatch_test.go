@@ -17,14 +17,18 @@ var matchPaths = []string{"/scim/v2", "/scim/v2/", "/scim/v2/Users", "/scim/v2x/
 	"/scim/v2/a\nb", "/scim/v2\n", "/scim/v2/\xff", "/t/acme/scim/v2/Users", "/t//scim/v2", "/t/a\nb/scim/v2/Users", "/t/a/b/scim/v2",
 	"/t/acme/scim/v2x", "/a.b/acme", "/a.b/acme/", "/axb/acme", "/a.b/", "/x/t/y.z/w/Users", "/x/t/y.z/wUsers", "", "/"}
 
-// muxMatch is what gorilla/mux makes of rt's template for path.
-func muxMatch(t testing.TB, rt *route, path string) (tenant, rest string, ok bool) {
+// muxRegexp is the regular expression gorilla/mux makes of rt's template.
+func muxRegexp(t testing.TB, rt *route) *regexp.Regexp {
 	t.Helper()
 	expr, err := mux.NewRouter().NewRoute().Path(rt.template).GetPathRegexp()
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(expr)
+	return regexp.MustCompile(expr)
+}
+
+// muxMatch is what gorilla/mux's re makes of path for rt.
+func muxMatch(rt *route, re *regexp.Regexp, path string) (tenant, rest string, ok bool) {
 	m := re.FindStringSubmatch(path)
 	if m == nil {
 		return "", "", false
@@ -37,9 +41,10 @@ func muxMatch(t testing.TB, rt *route, path string) (tenant, rest string, ok boo
 
 func TestMatchAsMux(t *testing.T) {
 	for _, rt := range testRoutes(t, matchPrefixes...) {
+		re := muxRegexp(t, rt)
 		for _, path := range matchPaths {
 			tenant, rest, ok := rt.match(path)
-			wantTenant, wantRest, wantOK := muxMatch(t, rt, path)
+			wantTenant, wantRest, wantOK := muxMatch(rt, re, path)
 			if tenant != wantTenant || rest != wantRest || ok != wantOK {
 				t.Errorf("%s on %q: %q %q %v, mux %q %q %v", rt.prefix, path, tenant, rest, ok, wantTenant, wantRest, wantOK)
 			}
@@ -52,10 +57,14 @@ func FuzzMatch(f *testing.F) {
 		f.Add(p)
 	}
 	routes := testRoutes(f, matchPrefixes...)
+	var res []*regexp.Regexp
+	for _, rt := range routes {
+		res = append(res, muxRegexp(f, rt))
+	}
 	f.Fuzz(func(t *testing.T, path string) {
-		for _, rt := range routes {
+		for i, rt := range routes {
 			tenant, rest, ok := rt.match(path)
-			wantTenant, wantRest, wantOK := muxMatch(t, rt, path)
+			wantTenant, wantRest, wantOK := muxMatch(rt, res[i], path)
 			if tenant != wantTenant || rest != wantRest || ok != wantOK {
 				t.Fatalf("%s on %q: %q %q %v, mux %q %q %v", rt.prefix, path, tenant, rest, ok, wantTenant, wantRest, wantOK)
 			}
