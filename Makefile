@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: test vet unit fuzz build run
+.PHONY: test vet unit fuzz build run load
 
 test: vet unit fuzz
 
@@ -23,3 +23,7 @@ unit:
 # `make unit` already ran as ordinary tests.
 fuzz:
 	@./test/fuzz-smoke.sh $(FUZZTIME)
+
+# The load run of the README's Performance section (not part of make test).
+load:
+	$(GO) run ./test/load
