@@ -2,9 +2,9 @@
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: test vet unit fuzz build run load
+.PHONY: test vet unit race fuzz build run load
 
-test: vet unit fuzz
+test: vet unit race fuzz
 
 build:
 	$(GO) build -o bin/scimgate ./cmd/scimgate
@@ -18,6 +18,12 @@ vet:
 
 unit:
 	$(GO) test -count=1 -timeout 10m ./...
+
+# The packages where goroutines share state, again under the race detector.
+RACE_PKGS = ./internal/store/... ./internal/credentials ./internal/grants ./internal/ratelimit \
+	./internal/denylist ./internal/h1client ./internal/audit ./internal/app ./gateway ./authserver ./keys
+race:
+	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
 
 # Every FuzzXxx target runs for FUZZTIME on top of its seed corpus, which
 # `make unit` already ran as ordinary tests.
