@@ -47,6 +47,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "load: -run:", err)
 		os.Exit(2)
 	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "load: -profile:", err)
+			os.Exit(2)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	failed, err := measure(ctx, o)
