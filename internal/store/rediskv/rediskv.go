@@ -60,7 +60,27 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = s.client.Close()
 		return nil, fmt.Errorf("rediskv: cannot reach redis (%s): %w", cfg.describe(), err)
 	}
+	if err := s.probeGetDel(ctx); err != nil {
+		_ = s.client.Close()
+		return nil, fmt.Errorf("rediskv: %s: %w", cfg.describe(), err)
+	}
 	return s, nil
+}
+
+// probeGetDel runs GETDEL on a key that never exists, so that a server
+// without it (Redis before 6.2) is refused at start with a message that
+// says why, not at the first authorization code a user redeems. Asking
+// the command itself, rather than parsing INFO's version, also holds for
+// proxies and Redis-compatible servers that answer INFO differently.
+func (s *Store) probeGetDel(ctx context.Context) error {
+	err := s.client.GetDel(ctx, s.key("scimgate:probe:getdel")).Err()
+	switch {
+	case err == nil, errors.Is(err, redis.Nil):
+		return nil
+	case strings.Contains(strings.ToLower(err.Error()), "unknown command"):
+		return fmt.Errorf("the server does not support GETDEL; scimgate needs Redis 6.2 or later: %w", err)
+	}
+	return fmt.Errorf("probing GETDEL: %w", err)
 }
 
 // Client returns the underlying client for packages that need Redis itself

@@ -1,8 +1,13 @@
 package rediskv_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +104,89 @@ func TestOpenUnreachable(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "127.0.0.1:1") || strings.Contains(msg, "s3cret") {
 		t.Fatalf("error %q should name the address and hide the password", msg)
 	}
+}
+
+// TestOpenRefusesServerWithoutGetDel opens against a server that answers as
+// Redis before 6.2 does: PING works, GETDEL (and the newer handshake
+// commands) are unknown. No such Redis runs here, so a few lines of RESP
+// stand in for it.
+func TestOpenRefusesServerWithoutGetDel(t *testing.T) {
+	addr := serveOldRedis(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	_, err := rediskv.Open(ctx, rediskv.Options{URL: "redis://" + addr})
+	if err == nil {
+		t.Fatal("Open succeeded against a server without GETDEL")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "Redis 6.2 or later") || !strings.Contains(msg, addr) {
+		t.Fatalf("error %q should say that Redis 6.2 is needed and name the server", msg)
+	}
+}
+
+// serveOldRedis answers RESP2 commands: +PONG to PING, the error Redis 6.0
+// gives for an unknown command to anything else.
+func serveOldRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go answerOldRedis(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func answerOldRedis(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for {
+		args, err := readCommand(r)
+		if err != nil {
+			return
+		}
+		reply := "+PONG\r\n"
+		if !strings.EqualFold(args[0], "PING") {
+			reply = fmt.Sprintf("-ERR unknown command `%s`, with args beginning with: \r\n", args[0])
+		}
+		if _, err := io.WriteString(c, reply); err != nil {
+			return
+		}
+	}
+}
+
+// readCommand reads one RESP array of bulk strings.
+func readCommand(r *bufio.Reader) ([]string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "*")))
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("not a command: %q", line)
+	}
+	args := make([]string, n)
+	for i := range args {
+		head, err := r.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		size, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
+		if err != nil || size < 0 {
+			return nil, fmt.Errorf("not a bulk string: %q", head)
+		}
+		buf := make([]byte, size+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		args[i] = string(buf[:size])
+	}
+	return args, nil
 }
