@@ -31,9 +31,20 @@ type backend struct {
 	served  atomic.Int64
 }
 
-// healthInterval is how often the balancer checks each backend; the
-// replicas' listen.shutdown_delay must exceed it.
-const healthInterval = 100 * time.Millisecond
+// The balancer checks each backend every healthInterval and takes it out
+// after unhealthyAfter failed checks in a row, a check failing when it
+// takes longer than healthTimeout or answers other than 200; one success
+// puts it back. Like a cloud balancer's or Kubernetes' probes, compressed
+// in time: a single slow answer of a machine whose cores are busy with
+// other tests does not take a backend out (with a 100 ms timeout and one
+// failure, both replicas were taken out together). The replicas'
+// listen.shutdown_delay must exceed unhealthyAfter intervals, plus the
+// time of the checks.
+const (
+	healthInterval = 100 * time.Millisecond
+	healthTimeout  = time.Second
+	unhealthyAfter = 2
+)
 
 func newBalancer(addr string, replicas ...*replica) *balancer {
 	b := &balancer{stop: make(chan struct{})}
@@ -82,13 +93,19 @@ func (b *balancer) pick() *backend {
 }
 
 func (b *balancer) check(be *backend) {
-	client := &http.Client{Timeout: healthInterval}
+	client := &http.Client{Timeout: healthTimeout}
+	failures := 0
 	for {
 		resp, err := client.Get(be.readyz)
 		if err == nil {
 			resp.Body.Close()
 		}
-		be.healthy.Store(err == nil && resp.StatusCode == http.StatusOK)
+		if err == nil && resp.StatusCode == http.StatusOK {
+			failures = 0
+			be.healthy.Store(true)
+		} else if failures++; failures >= unhealthyAfter {
+			be.healthy.Store(false)
+		}
 		select {
 		case <-b.stop:
 			return
