@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/grants"
 	"github.com/scimgate/scimgate/internal/ratelimit"
+	"github.com/scimgate/scimgate/internal/store/storetest"
 	"github.com/scimgate/scimgate/internal/testkit"
 )
 
@@ -40,6 +42,7 @@ type codeEnv struct {
 	*env
 	clock              *testkit.Clock
 	grants             *grants.Store
+	grantsKV           *storetest.Faulty // the grants' view of the store
 	okta, oktaSecret   string
 	okta2, okta2Secret string // another Okta client of acme
 }
@@ -48,7 +51,8 @@ func newCodeEnv(t testing.TB) *codeEnv {
 	t.Helper()
 	e := newEnv(t)
 	clk := &testkit.Clock{}
-	g, err := grants.New(e.kv, grants.Options{RefreshGrace: 30 * time.Second, Now: clk.Now})
+	grantsKV := &storetest.Faulty{KV: e.kv}
+	g, err := grants.New(grantsKV, grants.Options{RefreshGrace: 30 * time.Second, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +83,7 @@ func newCodeEnv(t testing.TB) *codeEnv {
 	ts.Config.Handler = r
 	e.url, e.handler = ts.URL, r
 	e.verifier = accesstoken.NewVerifier(ts.URL, 30*time.Second, e.keys.Keyfunc, clk.Now)
-	ce := &codeEnv{env: e, clock: clk, grants: g}
+	ce := &codeEnv{env: e, clock: clk, grants: g, grantsKV: grantsKV}
 	ce.okta, ce.oktaSecret = e.newClient(credentials.ClientSpec{TenantID: "acme", Name: "Okta SCIM", Kind: credentials.KindOkta,
 		OktaAppName: "acme", RedirectURIs: []string{oktaCallback}, Audiences: []string{testAudience}})
 	ce.okta2, ce.okta2Secret = e.newClient(credentials.ClientSpec{TenantID: "acme", Name: "Second Okta", Kind: credentials.KindOkta,
@@ -894,4 +898,22 @@ func FuzzAuthorizeRequest(f *testing.F) {
 			t.Fatalf("redirect to %q for %q", loc, query)
 		}
 	})
+}
+
+// A refresh while the grants cannot be read goes through go-oauth2's error
+// path: still a 503 with Retry-After and our description, and the family
+// is unharmed once the store is back.
+func TestRefreshWhileGrantsStoreDown(t *testing.T) {
+	ce := newCodeEnv(t)
+	rt := ce.tokens(t)["refresh_token"].(string)
+	ce.grantsKV.Fail(errors.New("store unreachable (test)"))
+	status, hdr, body := ce.post(TokenPath, refreshForm(rt), ce.oktaAuth())
+	if status != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" ||
+		body["error_description"] == "temporarily_unavailable" || hdr.Get("Retry-After") != "1" || hdr.Get("Cache-Control") != "no-store" {
+		t.Fatalf("refresh with the grants store down: %d %v %v", status, hdr, body)
+	}
+	ce.grantsKV.Fail(nil)
+	if status, _, body := ce.post(TokenPath, refreshForm(rt), ce.oktaAuth()); status != http.StatusOK || body["refresh_token"] == nil {
+		t.Fatalf("refresh once the store is back: %d %v", status, body)
+	}
 }

@@ -59,7 +59,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	id, saved, err := s.deps.Grants.SavePending(r.Context(), *p)
 	if err != nil {
 		s.cfg.Logger.ErrorContext(r.Context(), "authorization endpoint", "err", err)
-		s.redirectError(w, redirectURI, state, errServer(err), http.StatusFound)
+		s.redirectError(w, redirectURI, state, errUnavailable(err), http.StatusFound)
 		return
 	}
 	s.setPendingCookie(w, id, saved.Expires)

@@ -46,7 +46,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values, ip string)
 		_, _ = lim.Allow(ctx, clientKey, s.cfg.FailuresPerClient)
 		return nil, errInvalidClient(ae.Reason)
 	case err != nil:
-		return nil, errServer(err)
+		return nil, errUnavailable(err)
 	}
 	return client, nil
 }

@@ -31,6 +31,12 @@ func (e *oauthError) Error() string {
 
 func (e *oauthError) Unwrap() error { return e.cause }
 
+// retryAfterSeconds is the Retry-After value of a 429 or 503: whole
+// seconds, at least one.
+func (e *oauthError) retryAfterSeconds() string {
+	return strconv.Itoa(max(int(e.retryAfter.Round(time.Second)/time.Second), 1))
+}
+
 func errInvalidRequest(format string, args ...any) *oauthError {
 	return &oauthError{code: "invalid_request", description: fmt.Sprintf(format, args...), status: http.StatusBadRequest, reason: "invalid_request"}
 }
@@ -43,8 +49,20 @@ func errInvalidScope(format string, args ...any) *oauthError {
 	return &oauthError{code: "invalid_scope", description: fmt.Sprintf(format, args...), status: http.StatusBadRequest, reason: "invalid_scope"}
 }
 
+// errServer is go-oauth2 objecting to a request that was checked before it
+// saw it: a defect, not a state of the world.
 func errServer(cause error) *oauthError {
 	return &oauthError{code: "server_error", description: "the authorization server could not complete the request", status: http.StatusInternalServerError, reason: "server_error", cause: cause}
+}
+
+// errUnavailable is a failure of what the server depends on (the store,
+// the key ring), not of the request: 503 with Retry-After, as the gateway
+// answers the same failure, so that a client retries shortly instead of
+// treating its credentials as broken. RFC 6749 names the code for the
+// authorization endpoint; at the token endpoint the status says it too.
+func errUnavailable(cause error) *oauthError {
+	return &oauthError{code: "temporarily_unavailable", description: "the authorization server cannot complete the request right now; retry shortly",
+		status: http.StatusServiceUnavailable, retryAfter: time.Second, reason: "unavailable", cause: cause}
 }
 
 func errThrottled(retry time.Duration) *oauthError {
@@ -90,6 +108,9 @@ func fromLibrary(err error) *oauthError {
 		return errServer(err)
 	}
 	for code := range rfcStatus {
+		if code == "temporarily_unavailable" && err.Error() == code {
+			return errUnavailable(nil)
+		}
 		if err.Error() == code && code != "server_error" {
 			return &oauthError{code: code, description: code, status: rfcStatus[code], reason: code}
 		}
@@ -98,7 +119,7 @@ func fromLibrary(err error) *oauthError {
 		return &oauthError{code: "invalid_grant", description: "the authorization code or refresh token is invalid, expired, revoked or was issued to another client",
 			status: http.StatusBadRequest, reason: "invalid_grant", cause: err}
 	}
-	return errServer(err)
+	return errUnavailable(err)
 }
 
 func isLibraryGrantError(err error) bool {
@@ -145,9 +166,8 @@ func writeError(w http.ResponseWriter, e *oauthError) {
 		// RFC 6749 §5.2: 401 answers must carry a challenge for the scheme
 		// the client tried; Basic is the one both scimgate methods share.
 		w.Header().Set("WWW-Authenticate", `Basic realm="scimgate", charset="UTF-8"`)
-	case http.StatusTooManyRequests:
-		secs := int(e.retryAfter.Round(time.Second) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", e.retryAfterSeconds())
 	}
 	body := map[string]string{"error": e.code}
 	if e.description != "" {

@@ -52,7 +52,7 @@ func (s *Server) prepareCodeGrant(ctx context.Context, st *tokenRequest, form ur
 	case errors.Is(err, grants.ErrNotFound):
 		return errInvalidGrant("unknown_code", "the authorization code is not valid")
 	case err != nil:
-		return errServer(err)
+		return errUnavailable(err)
 	case c.ClientID != st.client.ID || c.TenantID != st.client.TenantID:
 		return errInvalidGrant("other_client", "the authorization code was issued to another client")
 	case c.RedirectURI != redirectURI:
@@ -91,11 +91,11 @@ func errInvalidGrant(reason, description string) *oauthError {
 // revocation is done then.
 func (s *Server) revokeReplayedCode(ctx context.Context, st *tokenRequest, replay *grants.CodeReplayError) *oauthError {
 	if err := s.deps.Revocations.Revoke(ctx, replay.AccessJTI, replay.AccessExpiresBy.Add(s.cfg.Leeway+time.Second)); err != nil {
-		return errServer(err)
+		return errUnavailable(err)
 	}
 	f, err := s.deps.Grants.RevokeFamily(ctx, replay.FamilyID, "code_replayed")
 	if err != nil {
-		return errServer(err)
+		return errUnavailable(err)
 	}
 	if e := s.denyFamilyAccess(ctx, f); e != nil {
 		return e
@@ -115,7 +115,7 @@ func (s *Server) revokeReplayedCode(ctx context.Context, st *tokenRequest, repla
 func (s *Server) denyFamilyAccess(ctx context.Context, f *grants.Family) *oauthError {
 	for _, a := range f.LiveAccess(s.cfg.Now()) {
 		if err := s.deps.Revocations.Revoke(ctx, a.JTI, a.Expires.Add(s.cfg.Leeway+time.Second)); err != nil {
-			return errServer(err)
+			return errUnavailable(err)
 		}
 	}
 	return nil

@@ -51,7 +51,7 @@ func (s *Server) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.Toke
 	case errors.Is(err, grants.ErrNotFound):
 		return nil, errInvalidGrant("unknown_refresh_token", "the refresh token is invalid, expired or revoked")
 	case err != nil:
-		return nil, errServer(err)
+		return nil, errUnavailable(err)
 	case f.ClientID != st.client.ID:
 		return nil, errInvalidGrant("other_client", "the refresh token was issued to another client")
 	}
@@ -72,7 +72,7 @@ func (s *Server) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.Toke
 	case errors.Is(err, grants.ErrNotFound), errors.Is(err, grants.ErrRevoked):
 		return nil, errInvalidGrant("unknown_refresh_token", "the refresh token is invalid, expired or revoked")
 	case err != nil:
-		return nil, errServer(err)
+		return nil, errUnavailable(err)
 	}
 	st.family, st.scope, st.audiences = res.Family, scope, res.Family.Audiences
 	st.subject, st.authTime, st.presetJTI = res.Family.Subject, res.Family.AuthTime, jti
@@ -87,7 +87,7 @@ func (s *Server) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.Toke
 		Client: clientInfo{c: st.client}, UserID: res.Family.Subject, CreateAt: now, TokenInfo: ti, Request: tgr.Request,
 	}, false)
 	if err != nil {
-		return nil, errServer(err)
+		return nil, errUnavailable(err)
 	}
 	ti.SetAccess(access)
 	// Every refresh response carries the family's head (RFC 6749 §6 lets

@@ -47,7 +47,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	claims, err := s.inspect(r, caller, token)
 	if err != nil {
-		s.fail(w, r, errServer(err))
+		s.fail(w, r, errUnavailable(err))
 		return
 	}
 	if claims == nil {
@@ -90,7 +90,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	until := claims.Expiry().Add(s.cfg.Leeway + time.Second)
 	if err := s.deps.Revocations.Revoke(r.Context(), claims.ID, until); err != nil {
-		s.fail(w, r, errServer(err))
+		s.fail(w, r, errUnavailable(err))
 		return
 	}
 	s.cfg.Audit.Record(r.Context(), audit.TokenRevoked, slog.String("tenant", caller.TenantID), slog.String("by_client_id", caller.ID),
@@ -115,7 +115,7 @@ func (s *Server) introspectRefresh(w http.ResponseWriter, r *http.Request, calle
 		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
 		return
 	case err != nil:
-		s.fail(w, r, errServer(err))
+		s.fail(w, r, errUnavailable(err))
 		return
 	}
 	if f.Revoked || status == grants.StatusRotated || f.TenantID != caller.TenantID {
@@ -144,7 +144,7 @@ func (s *Server) revokeRefresh(w http.ResponseWriter, r *http.Request, caller *c
 		writeJSON(w, http.StatusOK, struct{}{})
 		return
 	case err != nil:
-		s.fail(w, r, errServer(err))
+		s.fail(w, r, errUnavailable(err))
 		return
 	case f.TenantID != caller.TenantID:
 		s.fail(w, r, &oauthError{code: "unauthorized_client", description: "the token was not issued to this client's tenant",
@@ -153,7 +153,7 @@ func (s *Server) revokeRefresh(w http.ResponseWriter, r *http.Request, caller *c
 	}
 	revoked, err := s.deps.Grants.RevokeFamily(ctx, f.ID, "revoked_by_client")
 	if err != nil {
-		s.fail(w, r, errServer(err))
+		s.fail(w, r, errUnavailable(err))
 		return
 	}
 	if e := s.denyFamilyAccess(ctx, revoked); e != nil {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,7 +26,6 @@ import (
 	"github.com/scimgate/scimgate/internal/denylist"
 	"github.com/scimgate/scimgate/internal/ratelimit"
 	"github.com/scimgate/scimgate/internal/secret"
-	"github.com/scimgate/scimgate/internal/store"
 	"github.com/scimgate/scimgate/internal/store/storetest"
 	"github.com/scimgate/scimgate/keys"
 )
@@ -36,7 +37,7 @@ const testAudience = "http://scim.test/scim/v2"
 type env struct {
 	t        testing.TB
 	handler  http.Handler
-	kv       store.KV
+	kv       *storetest.Faulty // the real store, until a test makes it fail
 	url      string
 	creds    *credentials.Service
 	hasher   *secret.Hasher
@@ -63,7 +64,7 @@ func (l lockedBuffer) Write(p []byte) (int, error) {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	kv := storetest.OpenBolt(t)
+	kv := &storetest.Faulty{KV: storetest.OpenBolt(t)}
 	master := bytes.Repeat([]byte{42}, 32)
 	hasher, err := secret.NewHasher(master)
 	if err != nil {
@@ -648,4 +649,35 @@ func FuzzTokenRequest(f *testing.F) {
 			t.Fatalf("error answer without error field: %s", rec.Body)
 		}
 	})
+}
+
+// While the store cannot be read, every endpoint that needs it answers 503
+// temporarily_unavailable with Retry-After, as the gateway does, not 500
+// and not invalid_client: a client must retry, not distrust its secret.
+func TestStoreDownAnswers503(t *testing.T) {
+	e := newEnv(t)
+	status, _, body := e.post(TokenPath, url.Values{"grant_type": {"client_credentials"}}, map[string]string{"Authorization": basic(e.clientID, e.secret)})
+	if status != http.StatusOK {
+		t.Fatalf("token before the failure: %d %v", status, body)
+	}
+	tok := body["access_token"].(string)
+	e.kv.Fail(errors.New("store unreachable (test)"))
+	for _, tc := range []struct {
+		path string
+		form url.Values
+	}{
+		{TokenPath, url.Values{"grant_type": {"client_credentials"}}},
+		{IntrospectPath, url.Values{"token": {tok}}},
+		{RevokePath, url.Values{"token": {tok}}},
+	} {
+		status, hdr, body := e.post(tc.path, tc.form, map[string]string{"Authorization": basic(e.clientID, e.secret)})
+		if status != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" || hdr.Get("Retry-After") != "1" ||
+			hdr.Get("Cache-Control") != "no-store" || strings.Contains(fmt.Sprint(body), "unreachable") {
+			t.Errorf("%s with the store down: %d %v %v", tc.path, status, hdr, body)
+		}
+	}
+	e.kv.Fail(nil)
+	if status, _, body := e.post(TokenPath, url.Values{"grant_type": {"client_credentials"}}, map[string]string{"Authorization": basic(e.clientID, e.secret)}); status != http.StatusOK {
+		t.Fatalf("token once the store is back: %d %v", status, body)
+	}
 }

@@ -434,17 +434,25 @@ func libraryErrorToRFC(re *oerrors.Response) {
 	re.StatusCode = oe.status
 	re.ErrorCode = 0
 	re.URI = ""
-	if oe.status == http.StatusUnauthorized {
+	switch oe.status {
+	case http.StatusUnauthorized:
 		re.SetHeader("WWW-Authenticate", `Basic realm="scimgate", charset="UTF-8"`)
+	case http.StatusServiceUnavailable:
+		re.SetHeader("Retry-After", oe.retryAfterSeconds())
 	}
 }
 
-// libraryInternalError maps errors go-oauth2 does not know. Unexpected ones
-// are logged here, once, and answered with a bare server_error.
+// libraryInternalError maps errors go-oauth2 does not know: those of our
+// own code it called (the store, signing) and its own defects. They are
+// logged here, once, and answered without their details.
 func (s *Server) libraryInternalError(err error) *oerrors.Response {
 	oe := fromLibrary(err)
-	if oe.code == "server_error" {
+	if oe.status >= http.StatusInternalServerError {
 		s.cfg.Logger.Error("token endpoint", "err", err)
 	}
-	return &oerrors.Response{Error: errors.New(oe.code), Description: oe.description, StatusCode: oe.status}
+	re := &oerrors.Response{Error: errors.New(oe.code), Description: oe.description, StatusCode: oe.status}
+	if oe.status == http.StatusServiceUnavailable {
+		re.SetHeader("Retry-After", oe.retryAfterSeconds())
+	}
+	return re
 }

@@ -33,7 +33,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		}
 	}
 
-	s.kv.fail(errStoreDown)
+	s.kv.Fail(errStoreDown)
 	r := s.do(http.MethodGet, "/readyz", "")
 	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, errStoreDown.Error()) {
 		t.Errorf("/readyz with the store down: %d %q", r.status, r.body)
@@ -41,7 +41,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if r := s.do(http.MethodGet, "/healthz", ""); r.status != http.StatusOK {
 		t.Errorf("/healthz with the store down: %d, want 200 (alive)", r.status)
 	}
-	s.kv.fail(nil)
+	s.kv.Fail(nil)
 	if r := s.do(http.MethodGet, "/readyz", ""); r.status != http.StatusOK {
 		t.Errorf("/readyz after the store is back: %d %q", r.status, r.body)
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/scimgate/scimgate/internal/requestid"
 	"github.com/scimgate/scimgate/internal/scim/scimtest"
 	"github.com/scimgate/scimgate/internal/secret"
-	"github.com/scimgate/scimgate/internal/store"
 	"github.com/scimgate/scimgate/internal/store/storetest"
 	"github.com/scimgate/scimgate/internal/testkit"
 	"github.com/scimgate/scimgate/keys"
@@ -41,7 +40,7 @@ type server struct {
 	admin      string // base URL of the admin listener
 	adminToken string
 	master     []byte
-	kv         *failingPing
+	kv         *storetest.Faulty
 	logs       *testkit.SyncBuffer
 	audit      *testkit.SyncBuffer
 	upstream   *recordingUpstream
@@ -88,7 +87,7 @@ func startServer(t *testing.T, o serverOptions) *server {
 		o.config(cfg)
 	}
 
-	s.kv = &failingPing{KV: storetest.OpenBolt(t)}
+	s.kv = &storetest.Faulty{KV: storetest.OpenBolt(t)}
 	s.master = make([]byte, 32)
 	_, _ = rand.Read(s.master)
 	hasher, err := secret.NewHasher(s.master)
@@ -280,29 +279,6 @@ func (u *recordingUpstream) sawRequestID(id string) bool {
 		}
 	}
 	return false
-}
-
-// failingPing is the store, whose Ping fails while err is set.
-type failingPing struct {
-	store.KV
-	mu  sync.Mutex
-	err error
-}
-
-func (f *failingPing) Ping(ctx context.Context) error {
-	f.mu.Lock()
-	err := f.err
-	f.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return f.KV.Ping(ctx)
-}
-
-func (f *failingPing) fail(err error) {
-	f.mu.Lock()
-	f.err = err
-	f.mu.Unlock()
 }
 
 var errStoreDown = errors.New("store unreachable (test)")

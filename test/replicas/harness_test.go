@@ -63,6 +63,7 @@ type cluster struct {
 	masterKey  string
 	adminToken string
 	upstream   string
+	redisURL   string // what the replicas connect to: Redis, or a relay to it
 	extra      string // more YAML under listen:
 	top        string // more top-level YAML
 }
@@ -78,7 +79,8 @@ func newCluster(t *testing.T, issuer string) *cluster {
 		issuer = "http://127.0.0.1:" + freePort(t)
 	}
 	return &cluster{t: t, dir: t.TempDir(), issuer: issuer, prefix: kv.Prefix(),
-		masterKey: base64.StdEncoding.EncodeToString(master), adminToken: secret.New(), upstream: up.URL + "/scim/v2"}
+		masterKey: base64.StdEncoding.EncodeToString(master), adminToken: secret.New(), upstream: up.URL + "/scim/v2",
+		redisURL: storetest.RedisURL()}
 }
 
 // replica is one scimgate process.
@@ -123,7 +125,7 @@ gateway:
   routes:
     - prefix: /scim/v2
       upstream: %s
-%s`, c.issuer, r.publicPort, r.adminPort, c.extra, storetest.RedisURL(), c.prefix, c.upstream, c.top)
+%s`, c.issuer, r.publicPort, r.adminPort, c.extra, c.redisURL, c.prefix, c.upstream, c.top)
 	if err := os.WriteFile(r.config, []byte(yaml), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
