@@ -133,6 +133,10 @@ type Redis struct {
 	// URL is a redis://, rediss:// (TLS) or unix:// URL, optionally with a
 	// user name and a database number (redis://user@host:6379/0). Put the
 	// password in Password, not in the URL, so that it is never printed.
+	// Query parameters tune the client: dial_timeout (default 2s),
+	// read_timeout and write_timeout (default 1s: a Redis that stops
+	// answering gets requests a 503 within seconds), pool_size and others
+	// of go-redis.
 	URL string `yaml:"url"`
 	// Addrs lists host:port seed addresses of a Redis Cluster, or of the
 	// Sentinels when MasterName is set. Setting Addrs clears the default URL.

@@ -13,6 +13,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// Socket timeouts when the URL does not set them (dial_timeout,
+// read_timeout, write_timeout). go-redis waits 5 s for a dial and for an
+// answer: a Redis that stops answering without closing its connections
+// (a network partition) then held every request, even those whose
+// credentials were cached, since rate limits ask Redis each time, for
+// 5 s before the 503. scimgate's commands are single-key and small, so an
+// answer taking a second means Redis is not there.
+const (
+	defaultDialTimeout = 2 * time.Second
+	defaultIOTimeout   = time.Second
+)
+
 // DefaultMaxUpdateAttempts bounds Update's optimistic retries when
 // Options.MaxUpdateAttempts is zero.
 const DefaultMaxUpdateAttempts = 50
@@ -88,22 +100,39 @@ func buildConfig(o Options) (clientConfig, error) {
 	}
 	switch {
 	case cfg.cluster != nil:
+		setTimeouts(&cfg.cluster.DialTimeout, &cfg.cluster.ReadTimeout, &cfg.cluster.WriteTimeout)
 		cfg.cluster.ContextTimeoutEnabled = true
 		if tlsConfig != nil {
 			cfg.cluster.TLSConfig = tlsConfig
 		}
 	case cfg.failover != nil:
+		setTimeouts(&cfg.failover.DialTimeout, &cfg.failover.ReadTimeout, &cfg.failover.WriteTimeout)
 		cfg.failover.ContextTimeoutEnabled = true
 		if tlsConfig != nil {
 			cfg.failover.TLSConfig = tlsConfig
 		}
 	default:
+		setTimeouts(&cfg.single.DialTimeout, &cfg.single.ReadTimeout, &cfg.single.WriteTimeout)
 		cfg.single.ContextTimeoutEnabled = true
 		if tlsConfig != nil {
 			cfg.single.TLSConfig = tlsConfig
 		}
 	}
 	return cfg, nil
+}
+
+// setTimeouts fills the timeouts left at zero, go-redis's "default"; a
+// URL's own values, -1 (none) included, stay.
+func setTimeouts(dial, read, write *time.Duration) {
+	if *dial == 0 {
+		*dial = defaultDialTimeout
+	}
+	if *read == 0 {
+		*read = defaultIOTimeout
+	}
+	if *write == 0 {
+		*write = defaultIOTimeout
+	}
 }
 
 // parseURL picks the go-redis parser the URL's query asks for.

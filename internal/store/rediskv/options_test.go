@@ -27,9 +27,24 @@ func TestBuildConfig(t *testing.T) {
 				t.Errorf("got %+v", c.single)
 			}
 		}},
-		{"URL query tunes the client", Options{URL: "redis://h?pool_size=7&dial_timeout=2s"}, "single", func(t *testing.T, c clientConfig) {
-			if c.single.PoolSize != 7 || c.single.DialTimeout != 2*time.Second {
+		{"URL query tunes the client", Options{URL: "redis://h?pool_size=7&dial_timeout=3s&read_timeout=-1"}, "single", func(t *testing.T, c clientConfig) {
+			if c.single.PoolSize != 7 || c.single.DialTimeout != 3*time.Second || c.single.ReadTimeout != -1 || c.single.WriteTimeout != defaultIOTimeout {
 				t.Errorf("got %+v", c.single)
+			}
+		}},
+		{"short timeouts unless the URL sets them", Options{URL: "redis://h"}, "single", func(t *testing.T, c clientConfig) {
+			if c.single.DialTimeout != defaultDialTimeout || c.single.ReadTimeout != defaultIOTimeout || c.single.WriteTimeout != defaultIOTimeout {
+				t.Errorf("timeouts %v %v %v", c.single.DialTimeout, c.single.ReadTimeout, c.single.WriteTimeout)
+			}
+		}},
+		{"short timeouts for a cluster", Options{Addrs: []string{"a:1", "b:2"}}, "cluster", func(t *testing.T, c clientConfig) {
+			if c.cluster.DialTimeout != defaultDialTimeout || c.cluster.ReadTimeout != defaultIOTimeout || c.cluster.WriteTimeout != defaultIOTimeout {
+				t.Errorf("timeouts %v %v %v", c.cluster.DialTimeout, c.cluster.ReadTimeout, c.cluster.WriteTimeout)
+			}
+		}},
+		{"short timeouts for sentinels", Options{URL: "redis://s1:26379?master_name=m&write_timeout=4s"}, "failover", func(t *testing.T, c clientConfig) {
+			if c.failover.DialTimeout != defaultDialTimeout || c.failover.ReadTimeout != defaultIOTimeout || c.failover.WriteTimeout != 4*time.Second {
+				t.Errorf("timeouts %v %v %v", c.failover.DialTimeout, c.failover.ReadTimeout, c.failover.WriteTimeout)
 			}
 		}},
 		{"unix URL", Options{URL: "unix:///run/redis.sock"}, "single", nil},
