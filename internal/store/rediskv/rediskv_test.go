@@ -164,23 +164,15 @@ func answerOldRedis(c net.Conn) {
 
 // readCommand reads one RESP array of bulk strings.
 func readCommand(r *bufio.Reader) ([]string, error) {
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "*")))
+	n, err := readHeader(r, '*')
 	if err != nil || n < 1 {
-		return nil, fmt.Errorf("not a command: %q", line)
+		return nil, fmt.Errorf("not a command: %v", err)
 	}
 	args := make([]string, n)
 	for i := range args {
-		head, err := r.ReadString('\n')
+		size, err := readHeader(r, '$')
 		if err != nil {
 			return nil, err
-		}
-		size, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(head, "$")))
-		if err != nil || size < 0 {
-			return nil, fmt.Errorf("not a bulk string: %q", head)
 		}
 		buf := make([]byte, size+2)
 		if _, err := io.ReadFull(r, buf); err != nil {
@@ -189,4 +181,21 @@ func readCommand(r *bufio.Reader) ([]string, error) {
 		args[i] = string(buf[:size])
 	}
 	return args, nil
+}
+
+// readHeader reads a RESP line of kind (`*` array, `$` bulk string) and
+// returns its non-negative length.
+func readHeader(r *bufio.Reader, kind byte) (int, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	if line[0] != kind {
+		return 0, fmt.Errorf("want %c, got %q", kind, line)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(line[1:]))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad length in %q", line)
+	}
+	return n, nil
 }
