@@ -2,9 +2,9 @@ package authserver
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
