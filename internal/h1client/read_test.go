@@ -100,10 +100,10 @@ func sameAsReadResponse(t *testing.T, method string, raw []byte) bool {
 	var got []byte
 	var errGot error
 	if direct {
-		got = make([]byte, ours.ContentLength)
-		var n int
-		n, errGot = io.ReadFull(br, got)
-		got = got[:n]
+		// As the transport reads it: a Content-Length of 10^14 on a short
+		// answer must not be allocated up front (fuzzing found the test
+		// doing that).
+		got, errGot = readAllLength(&body{c: &conn{br: br}, remaining: ours.ContentLength})
 	} else {
 		got, errGot = io.ReadAll(ours.Body)
 	}
@@ -112,6 +112,23 @@ func sameAsReadResponse(t *testing.T, method string, raw []byte) bool {
 		t.Fatalf("%q: body %q (%v), want %q (%v)", raw, got, errGot, want, errWant)
 	}
 	return direct
+}
+
+// readAllLength reads b's body of known length to its end through
+// readLength, and returns io.ReadAll's error for it (nil at the length).
+func readAllLength(b *body) ([]byte, error) {
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := b.readLength(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			return got, nil
+		}
+		if err != nil {
+			return got, err
+		}
+	}
 }
 
 func TestBodyOfKnownLength(t *testing.T) {
