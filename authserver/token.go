@@ -450,9 +450,6 @@ func (s *Server) libraryInternalError(err error) *oerrors.Response {
 	if oe.status >= http.StatusInternalServerError {
 		s.cfg.Logger.Error("token endpoint", "err", err)
 	}
-	re := &oerrors.Response{Error: errors.New(oe.code), Description: oe.description, StatusCode: oe.status}
-	if oe.status == http.StatusServiceUnavailable {
-		re.SetHeader("Retry-After", oe.retryAfterSeconds())
-	}
-	return re
+	// libraryErrorToRFC, which go-oauth2 calls next, adds the headers.
+	return &oerrors.Response{Error: errors.New(oe.code), Description: oe.description, StatusCode: oe.status}
 }
