@@ -204,17 +204,25 @@ func (s *canonicalScan) object(p place, facts *objectFacts) bool {
 		if !s.member(p, facts, info) {
 			return false
 		}
-		s.space()
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return true
-		default:
-			return false
+		if end, ok := s.separator('}'); !ok || end {
+			return ok
 		}
 	}
+}
+
+// separator scans what follows a member or an element: a comma, with more
+// to come, or close, the end (end true). ok is false on anything else.
+func (s *canonicalScan) separator(close byte) (end, ok bool) {
+	s.space()
+	switch s.peek() {
+	case ',':
+		s.pos++
+		return false, true
+	case close:
+		s.pos++
+		return true, true
+	}
+	return false, false
 }
 
 // keyCanonical checks that no context would rewrite or drop a member name:
@@ -360,16 +368,9 @@ func (s *canonicalScan) schemas(facts *objectFacts) bool {
 		} else if !s.value(placeOther) {
 			return false
 		}
-		s.space()
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
+		if end, ok := s.separator(']'); !ok || end {
 			facts.schemasOK = facts.schemasOK && hasCore
-			return true
-		default:
-			return false
+			return ok
 		}
 	}
 }
@@ -424,15 +425,8 @@ func (s *canonicalScan) array(p place) bool {
 		if !s.value(p) {
 			return false
 		}
-		s.space()
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return true
-		default:
-			return false
+		if end, ok := s.separator(']'); !ok || end {
+			return ok
 		}
 	}
 }
