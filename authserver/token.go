@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
@@ -18,6 +17,7 @@ import (
 	"github.com/scimgate/scimgate/internal/audit"
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/grants"
+	"github.com/scimgate/scimgate/internal/jsontext"
 )
 
 // tokenRequest is what handleToken (or, for authorization codes, the
@@ -377,8 +377,7 @@ var tokenFields = [...]string{"access_token", "expires_in", "refresh_token", "sc
 
 // appendTokenResponse writes a token response as json.Marshal writes the
 // map, without reflection. It reports false, having written nothing
-// useful, for any other map: other members, other types, or strings
-// encoding/json would escape.
+// useful, for any other map: other members or other types.
 func appendTokenResponse(dst []byte, data map[string]any) ([]byte, bool) {
 	n := 0
 	dst = append(dst, '{')
@@ -396,12 +395,7 @@ func appendTokenResponse(dst []byte, data map[string]any) ([]byte, bool) {
 		dst = append(dst, '"', ':')
 		switch v := v.(type) {
 		case string:
-			if !plainJSON(v) {
-				return dst, false
-			}
-			dst = append(dst, '"')
-			dst = append(dst, v...)
-			dst = append(dst, '"')
+			dst = jsontext.AppendString(dst, v)
 		case int64:
 			dst = strconv.AppendInt(dst, v, 10)
 		default:
@@ -409,19 +403,6 @@ func appendTokenResponse(dst []byte, data map[string]any) ([]byte, bool) {
 		}
 	}
 	return append(dst, '}'), n == len(data)
-}
-
-// plainJSON reports whether encoding/json writes s between quotes as it
-// is: printable ASCII other than the quote, backslash and its HTML
-// escapes.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c >= utf8.RuneSelf, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
 }
 
 // libraryErrorToRFC corrects go-oauth2's error responses: RFC 6749 status

@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/scimgate/scimgate/internal/jsontext"
 	"github.com/scimgate/scimgate/keys"
 )
 
@@ -101,9 +102,9 @@ func Sign(claims *Claims, key keys.SigningKey) (string, error) {
 	enc := base64.RawURLEncoding
 	var scratch [512]byte
 	header := append(scratch[:0], `{"alg":`...)
-	header = appendString(header, key.Method.Alg())
+	header = jsontext.AppendString(header, key.Method.Alg())
 	header = append(header, `,"kid":`...)
-	header = appendString(header, key.KID)
+	header = jsontext.AppendString(header, key.KID)
 	header = append(header, `,"typ":"`+Type+`"}`...)
 	payload := claims.appendJSON(header[len(header):])
 
@@ -122,12 +123,12 @@ func Sign(claims *Claims, key keys.SigningKey) (string, error) {
 // appendJSON writes c as encoding/json would: the fields in order, nbf and
 // auth_time omitted when zero, aud a string when it has one member.
 func (c *Claims) appendJSON(b []byte) []byte {
-	b = appendString(append(b, `{"iss":`...), c.Issuer)
-	b = appendString(append(b, `,"sub":`...), c.Subject)
+	b = jsontext.AppendString(append(b, `{"iss":`...), c.Issuer)
+	b = jsontext.AppendString(append(b, `,"sub":`...), c.Subject)
 	b = append(b, `,"aud":`...)
 	switch {
 	case len(c.Audience) == 1:
-		b = appendString(b, c.Audience[0])
+		b = jsontext.AppendString(b, c.Audience[0])
 	case c.Audience == nil:
 		b = append(b, "null"...)
 	default:
@@ -136,35 +137,21 @@ func (c *Claims) appendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, a)
+			b = jsontext.AppendString(b, a)
 		}
 		b = append(b, ']')
 	}
-	b = appendString(append(b, `,"client_id":`...), c.ClientID)
-	b = appendString(append(b, `,"scope":`...), c.Scope)
-	b = appendString(append(b, `,"jti":`...), c.ID)
+	b = jsontext.AppendString(append(b, `,"client_id":`...), c.ClientID)
+	b = jsontext.AppendString(append(b, `,"scope":`...), c.Scope)
+	b = jsontext.AppendString(append(b, `,"jti":`...), c.ID)
 	b = strconv.AppendInt(append(b, `,"iat":`...), c.IssuedAt, 10)
 	if c.NotBefore != 0 {
 		b = strconv.AppendInt(append(b, `,"nbf":`...), c.NotBefore, 10)
 	}
 	b = strconv.AppendInt(append(b, `,"exp":`...), c.ExpiresAt, 10)
-	b = appendString(append(b, `,"tenant_id":`...), c.TenantID)
+	b = jsontext.AppendString(append(b, `,"tenant_id":`...), c.TenantID)
 	if c.AuthTime != 0 {
 		b = strconv.AppendInt(append(b, `,"auth_time":`...), c.AuthTime, 10)
 	}
 	return append(b, '}')
-}
-
-// appendString writes s as a JSON string. Claims are nearly always plain
-// ASCII, written as they are; anything else goes through encoding/json.
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			quoted, _ := json.Marshal(s)
-			return append(b, quoted...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
