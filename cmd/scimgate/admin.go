@@ -21,7 +21,7 @@ func (a *app) adminCommand() *cobra.Command {
 
 	create := a.adminPasswordCommand("create --tenant T USERNAME",
 		"Add an admin user; the password is generated and printed once unless given on stdin", "Created admin", &tenant,
-		func(ops adminapi.Operations, ctx context.Context, tenant, username, password string) (*adminapi.AdminWithPassword, error) {
+		func(ctx context.Context, ops adminapi.Operations, tenant, username, password string) (*adminapi.AdminWithPassword, error) {
 			return ops.CreateAdmin(ctx, tenant, adminapi.NewAdmin{Username: username, Password: password})
 		})
 
@@ -51,7 +51,7 @@ func (a *app) adminCommand() *cobra.Command {
 
 	passwd := a.adminPasswordCommand("passwd --tenant T USERNAME",
 		"Replace an admin's password; a generated one is printed once", "Changed the password of admin", &tenant,
-		func(ops adminapi.Operations, ctx context.Context, tenant, username, password string) (*adminapi.AdminWithPassword, error) {
+		func(ctx context.Context, ops adminapi.Operations, tenant, username, password string) (*adminapi.AdminWithPassword, error) {
 			return ops.SetAdminPassword(ctx, tenant, username, adminapi.NewPassword{Password: password})
 		})
 
@@ -81,7 +81,7 @@ func (a *app) adminCommand() *cobra.Command {
 // it. The password comes from stdin with --password-stdin; otherwise
 // scimgate generates one, printed once with the shown-once notice.
 func (a *app) adminPasswordCommand(use, short, done string, tenant *string,
-	set func(ops adminapi.Operations, ctx context.Context, tenant, username, password string) (*adminapi.AdminWithPassword, error),
+	set func(ctx context.Context, ops adminapi.Operations, tenant, username, password string) (*adminapi.AdminWithPassword, error),
 ) *cobra.Command {
 	var fromStdin bool
 	cmd := &cobra.Command{
@@ -97,7 +97,7 @@ func (a *app) adminPasswordCommand(use, short, done string, tenant *string,
 				return err
 			}
 			return a.manage(c, func(ops adminapi.Operations) error {
-				adm, err := set(ops, c.Context(), *tenant, argv[0], password)
+				adm, err := set(c.Context(), ops, *tenant, argv[0], password)
 				if err != nil {
 					return err
 				}
