@@ -246,41 +246,62 @@ var httpClient = &http.Client{Timeout: 10 * time.Second}
 // token asks base's token endpoint for a client-credentials token.
 func token(base string, c client) (string, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}
-	req, _ := http.NewRequest(http.MethodPost, base+"/oauth2/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(c.id, c.secret)
-	resp, err := httpClient.Do(req)
+	resp, err := request(http.MethodPost, base+"/oauth2/token", basicAuth(c), "application/x-www-form-urlencoded", form.Encode())
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("token endpoint: %d %s", resp.StatusCode, body)
+	if resp.status != http.StatusOK {
+		return "", fmt.Errorf("token endpoint: %d %s", resp.status, resp.body)
 	}
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := json.Unmarshal(body, &tok); err != nil {
+	if err := json.Unmarshal([]byte(resp.body), &tok); err != nil {
 		return "", err
 	}
 	return tok.AccessToken, nil
 }
 
-// scim sends one SCIM request and returns the status.
+// basicAuth is c's client authentication in HTTP Basic, both halves
+// form-encoded (RFC 6749 §2.3.1).
+func basicAuth(c client) string {
+	req, _ := http.NewRequest(http.MethodGet, "/", nil)
+	req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
+	return req.Header.Get("Authorization")
+}
+
+// scim sends one SCIM request and returns the status and the body.
 func scim(method, base, path, auth, body string) (int, string, error) {
-	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-	req.Header.Set("Authorization", auth)
+	contentType := ""
 	if body != "" {
-		req.Header.Set("Content-Type", "application/scim+json")
+		contentType = "application/scim+json"
+	}
+	resp, err := request(method, base+path, auth, contentType, body)
+	return resp.status, resp.body, err
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// request sends one request; auth and contentType are left out when "".
+func request(method, url, auth, contentType, body string) (answer, error) {
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		return 0, "", err
+		return answer{}, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), nil
+	return answer{resp.StatusCode, resp.Header, string(b)}, nil
 }
 
 // revoke revokes token at base's revocation endpoint (RFC 7009).

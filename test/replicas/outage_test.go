@@ -108,34 +108,14 @@ func sendRefused(t *testing.T, method, url, auth, contentType, body string) answ
 	return resp
 }
 
-type answer struct {
-	status int
-	header http.Header
-	body   string
-}
-
+// send is request for a test's own goroutine: a transport error fails it.
 func send(t *testing.T, method, url, auth, contentType, body string) answer {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := httpClient.Do(req)
+	resp, err := request(method, url, auth, contentType, body)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, resp.Header, string(b)}
-}
-
-func basicAuth(c client) string {
-	req, _ := http.NewRequest(http.MethodGet, "/", nil)
-	req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
-	return req.Header.Get("Authorization")
+	return resp
 }
 
 // relay forwards TCP connections to Redis. Cut, it resets every open
