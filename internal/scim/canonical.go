@@ -33,7 +33,7 @@ func canonicalSuccessBody(res Resource, rawQuery string, body []byte) bool {
 	if res != Users && res != Groups || res == Groups && excludesMembers(rawQuery) {
 		return false
 	}
-	s := canonicalScan{data: body, res: res}
+	s := canonicalScan{jsonCursor: jsonCursor{data: body}, res: res}
 	s.space()
 	if s.peek() != '{' {
 		return false
@@ -55,8 +55,7 @@ func canonicalSuccessBody(res Resource, rawQuery string, body []byte) bool {
 
 // canonicalScan is one pass of canonicalSuccessBody over a document.
 type canonicalScan struct {
-	data  []byte
-	pos   int
+	jsonCursor
 	depth int
 	res   Resource
 }
@@ -149,24 +148,6 @@ var canonicalKeys = func() map[string]keyInfo {
 	}
 	return m
 }()
-
-func (s *canonicalScan) space() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
-	}
-}
-
-func (s *canonicalScan) peek() byte {
-	if s.pos < len(s.data) {
-		return s.data[s.pos]
-	}
-	return 0
-}
 
 // object scans the object at s.pos, which sits at p.
 func (s *canonicalScan) object(p place, facts *objectFacts) bool {
@@ -399,9 +380,9 @@ func (s *canonicalScan) value(p place) bool {
 		str, escaped, ok := s.string()
 		return ok && !maybeBoolean(str, escaped)
 	case c == 't':
-		return s.literal("true")
+		return s.skipLiteral("true")
 	case c == 'f':
-		return s.literal("false")
+		return s.skipLiteral("false")
 	case c == 'n':
 		return false // null: dropped
 	}
@@ -492,53 +473,6 @@ func (s *canonicalScan) escape() bool {
 		return true
 	}
 	return false
-}
-
-// number scans -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, as parseJSON.
-func (s *canonicalScan) number() bool {
-	if s.peek() == '-' {
-		s.pos++
-	}
-	switch c := s.peek(); {
-	case c == '0':
-		s.pos++
-	case '1' <= c && c <= '9':
-		s.digits()
-	default:
-		return false
-	}
-	if s.peek() == '.' {
-		s.pos++
-		if !s.digits() {
-			return false
-		}
-	}
-	if c := s.peek(); c == 'e' || c == 'E' {
-		s.pos++
-		if c := s.peek(); c == '+' || c == '-' {
-			s.pos++
-		}
-		if !s.digits() {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *canonicalScan) digits() bool {
-	start := s.pos
-	for s.pos < len(s.data) && '0' <= s.data[s.pos] && s.data[s.pos] <= '9' {
-		s.pos++
-	}
-	return s.pos > start
-}
-
-func (s *canonicalScan) literal(lit string) bool {
-	if !bytes.HasPrefix(s.data[s.pos:], []byte(lit)) {
-		return false
-	}
-	s.pos += len(lit)
-	return true
 }
 
 // maybeBoolean reports whether a string's content could fold to "true" or

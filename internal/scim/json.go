@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
@@ -40,7 +41,7 @@ const (
 // refuses (FuzzParseJSON checks), nesting deeper than encoding/json's limit
 // included, so callers need not validate first.
 func parseJSON(data []byte) (*node, bool) {
-	p := jsonParser{data: data, slabSize: len(data)/24 + 8,
+	p := jsonParser{jsonCursor: jsonCursor{data: data}, slabSize: len(data)/24 + 8,
 		memberStack: make([]member, 0, 32), elemStack: make([]*node, 0, 16)}
 	n, ok := p.value()
 	if !ok {
@@ -56,8 +57,7 @@ func parseJSON(data []byte) (*node, bool) {
 // object or array being parsed wait on a stack until its end, when their
 // number is known.
 type jsonParser struct {
-	data     []byte
-	pos      int
+	jsonCursor
 	depth    int // of the objects and arrays being parsed
 	slabSize int // nodes per slab: about one per 24 bytes of document
 	nodes    []node
@@ -110,17 +110,6 @@ func (p *jsonParser) popElems(base int) []*node {
 	return out
 }
 
-func (p *jsonParser) space() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
-}
-
 func (p *jsonParser) value() (*node, bool) {
 	p.space()
 	if p.pos >= len(p.data) {
@@ -160,61 +149,12 @@ func (p *jsonParser) enter() bool {
 	return p.depth <= maxDepth
 }
 
-// number reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? (RFC 8259 §6).
-func (p *jsonParser) number() bool {
-	if p.peek() == '-' {
-		p.pos++
-	}
-	switch c := p.peek(); {
-	case c == '0':
-		p.pos++
-	case c >= '1' && c <= '9':
-		p.digits()
-	default:
-		return false
-	}
-	if p.peek() == '.' {
-		p.pos++
-		if !p.digits() {
-			return false
-		}
-	}
-	if c := p.peek(); c == 'e' || c == 'E' {
-		p.pos++
-		if c := p.peek(); c == '+' || c == '-' {
-			p.pos++
-		}
-		if !p.digits() {
-			return false
-		}
-	}
-	return true
-}
-
-// digits reads one or more decimal digits.
-func (p *jsonParser) digits() bool {
-	start := p.pos
-	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
-		p.pos++
-	}
-	return p.pos > start
-}
-
-// peek is the next byte, or 0 at the end.
-func (p *jsonParser) peek() byte {
-	if p.pos < len(p.data) {
-		return p.data[p.pos]
-	}
-	return 0
-}
-
 func (p *jsonParser) literal(lit string, k kind) (*node, bool) {
-	if len(p.data)-p.pos < len(lit) || string(p.data[p.pos:p.pos+len(lit)]) != lit {
+	start := p.pos
+	if !p.skipLiteral(lit) {
 		return nil, false
 	}
-	raw := p.data[p.pos : p.pos+len(lit)]
-	p.pos += len(lit)
-	return p.alloc(node{kind: k, raw: raw, boolean: lit == "true"}), true
+	return p.alloc(node{kind: k, raw: p.data[start:p.pos], boolean: lit == "true"}), true
 }
 
 func (p *jsonParser) string() (raw []byte, s string, ok bool) {
@@ -480,4 +420,79 @@ func appendQuoted(dst []byte, s string) []byte {
 		i++
 	}
 	return append(dst, '"')
+}
+
+// jsonCursor is a position in a JSON document, with the scanning that
+// parseJSON and the canonical scan share.
+type jsonCursor struct {
+	data []byte
+	pos  int
+}
+
+func (c *jsonCursor) space() {
+	for c.pos < len(c.data) {
+		switch c.data[c.pos] {
+		case ' ', '\t', '\n', '\r':
+			c.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek is the next byte, or 0 at the end.
+func (c *jsonCursor) peek() byte {
+	if c.pos < len(c.data) {
+		return c.data[c.pos]
+	}
+	return 0
+}
+
+// number reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? (RFC 8259 §6).
+func (c *jsonCursor) number() bool {
+	if c.peek() == '-' {
+		c.pos++
+	}
+	switch b := c.peek(); {
+	case b == '0':
+		c.pos++
+	case '1' <= b && b <= '9':
+		c.digits()
+	default:
+		return false
+	}
+	if c.peek() == '.' {
+		c.pos++
+		if !c.digits() {
+			return false
+		}
+	}
+	if b := c.peek(); b == 'e' || b == 'E' {
+		c.pos++
+		if b := c.peek(); b == '+' || b == '-' {
+			c.pos++
+		}
+		if !c.digits() {
+			return false
+		}
+	}
+	return true
+}
+
+// digits reads one or more decimal digits.
+func (c *jsonCursor) digits() bool {
+	start := c.pos
+	for c.pos < len(c.data) && '0' <= c.data[c.pos] && c.data[c.pos] <= '9' {
+		c.pos++
+	}
+	return c.pos > start
+}
+
+// skipLiteral reads lit (true, false, null) if it comes next.
+func (c *jsonCursor) skipLiteral(lit string) bool {
+	if !bytes.HasPrefix(c.data[c.pos:], []byte(lit)) {
+		return false
+	}
+	c.pos += len(lit)
+	return true
 }
