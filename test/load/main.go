@@ -98,11 +98,20 @@ func measure(ctx context.Context, o options) (failed bool, err error) {
 		return false, err
 	}
 	defer up.stop()
-	rp, err := startHelper("httputil.ReverseProxy", "reverseproxy", up.addr)
-	if err != nil {
-		return false, err
+	srv := servers{upstream: up}
+	for _, h := range []struct {
+		s          **server
+		name, kind string
+	}{
+		{&srv.reverseProxy, "httputil.ReverseProxy", "reverseproxy"},
+		{&srv.relay, "minimal relay", "relay"},
+		{&srv.relayNetHTTP, "minimal relay, net/http server", "relay-nethttp"},
+	} {
+		if *h.s, err = startHelper(h.name, h.kind, up.addr); err != nil {
+			return false, err
+		}
+		defer (*h.s).stop()
 	}
-	defer rp.stop()
 	ngx, err := startNginx(dir, up.addr)
 	if err != nil {
 		return false, err
@@ -112,19 +121,21 @@ func measure(ctx context.Context, o options) (failed bool, err error) {
 	} else {
 		defer ngx.stop()
 	}
+	srv.nginx = ngx
 	fmt.Fprintln(os.Stderr, "load: starting scimgate and creating a tenant, a client and an API key")
 	gw, err := startGateway(bin, dir, up.addr)
 	if err != nil {
 		return false, err
 	}
 	defer gw.stop()
+	srv.gateway = gw
 	token, err := gw.accessToken(ctx)
 	if err != nil {
 		return false, err
 	}
 
 	var rows []row
-	for _, sc := range scenarios(up, rp, ngx, gw, token) {
+	for _, sc := range scenarios(srv, token) {
 		if !o.only.MatchString(sc.name) {
 			continue
 		}
@@ -133,7 +144,7 @@ func measure(ctx context.Context, o options) (failed bool, err error) {
 			continue
 		}
 		fmt.Fprintf(os.Stderr, "load: %s (%s warm-up, %s measured, %d connections)\n", sc.name, o.warmup, o.duration, o.conns)
-		r, err := runScenario(ctx, o, sc, gw, []*server{up, rp, ngx, gw.server})
+		r, err := runScenario(ctx, o, sc, gw, srv.all())
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", sc.name, err)
 		}

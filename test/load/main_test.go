@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,5 +49,46 @@ func TestUpstreamAnswers(t *testing.T) {
 		if resp.StatusCode != tt.status || tt.status != 204 && err != nil {
 			t.Errorf("%s: %d %v", tt.method, resp.StatusCode, err)
 		}
+	}
+}
+
+// Both minimal relays pass the upstream's answer on intact over kept
+// connections, and refuse what they do not relay.
+func TestRelays(t *testing.T) {
+	up := httptest.NewServer(upstream())
+	defer up.Close()
+	target := strings.TrimPrefix(up.URL, "http://")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { _ = serveRelay(ln, newRelayPool(target)) }()
+	viaNetHTTP := httptest.NewServer(relayHandler(newRelayPool(target)))
+	defer viaNetHTTP.Close()
+
+	for name, base := range map[string]string{"own loop": "http://" + ln.Addr().String(), "net/http": viaNetHTTP.URL} {
+		t.Run(name, func(t *testing.T) {
+			for range 3 {
+				resp, err := http.Get(base + getUsers)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(body) != upstreamList || resp.Header.Get("Content-Type") != "application/scim+json" {
+					t.Fatalf("%d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+				}
+			}
+			resp, err := http.Post(base+routePath+"/Users", "application/scim+json", strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadGateway {
+				t.Errorf("POST: %d, want 502", resp.StatusCode)
+			}
+		})
 	}
 }

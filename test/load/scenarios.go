@@ -44,7 +44,18 @@ const (
 	accept   = "Accept: application/scim+json"
 )
 
-func scenarios(up, rp, ngx *server, gw *gateway, token string) []scenario {
+// servers are the processes a run starts; nil when not started.
+type servers struct {
+	upstream, reverseProxy, relay, relayNetHTTP, nginx *server
+	gateway                                            *gateway
+}
+
+func (s servers) all() []*server {
+	return []*server{s.upstream, s.reverseProxy, s.relay, s.relayNetHTTP, s.nginx, s.gateway.server}
+}
+
+func scenarios(srv servers, token string) []scenario {
+	up, rp, ngx, gw := srv.upstream, srv.reverseProxy, srv.nginx, srv.gateway
 	get := func(s *server, auth ...string) []httpload.Request {
 		if s == nil {
 			return nil
@@ -67,6 +78,8 @@ func scenarios(up, rp, ngx *server, gw *gateway, token string) []scenario {
 		{name: "get-direct", through: "upstream", server: up, cycle: get(up)},
 		{name: "get-httputil", through: "httputil.ReverseProxy", server: rp, cycle: get(rp), compare: "get-direct"},
 		{name: "get-nginx", through: "nginx proxy_pass", server: ngx, cycle: get(ngx), compare: "get-direct"},
+		{name: "get-relay", through: "minimal Go relay", server: srv.relay, cycle: get(srv.relay), compare: "get-direct"},
+		{name: "get-relay-nethttp", through: "minimal relay, net/http server", server: srv.relayNetHTTP, cycle: get(srv.relayNetHTTP), compare: "get-direct"},
 		{name: "get-gateway-jwt", through: "scimgate, access token", server: gw.server, cycle: get(gw.server, bearer), compare: "get-direct", target: gatewayTarget},
 		{name: "get-gateway-apikey", through: "scimgate, API key", server: gw.server, cycle: get(gw.server, apiKey), compare: "get-direct", target: gatewayTarget},
 		{name: "cycle-direct", through: "upstream", server: up, cycle: cycle(up)},

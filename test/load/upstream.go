@@ -74,22 +74,35 @@ func reverseProxy(target string) http.Handler {
 // "listening ADDR" and serves until its standard input closes (the parent
 // went away or stopped it).
 func serveHelper(args []string) error {
+	const usage = "usage: %s upstream | reverseproxy HOST:PORT | relay HOST:PORT | relay-nethttp HOST:PORT"
+	if len(args) == 0 || len(args) != 1 && args[0] == "upstream" || len(args) != 2 && args[0] != "upstream" {
+		return fmt.Errorf(usage, helperArg)
+	}
 	var h http.Handler
-	switch {
-	case len(args) == 1 && args[0] == "upstream":
+	var serve func(net.Listener) error
+	switch args[0] {
+	case "upstream":
 		h = upstream()
-	case len(args) == 2 && args[0] == "reverseproxy":
+	case "reverseproxy":
 		h = reverseProxy(args[1])
+	case "relay-nethttp":
+		h = relayHandler(newRelayPool(args[1]))
+	case "relay":
+		pool := newRelayPool(args[1])
+		serve = func(ln net.Listener) error { return serveRelay(ln, pool) }
 	default:
-		return fmt.Errorf("usage: %s upstream | reverseproxy HOST:PORT", helperArg)
+		return fmt.Errorf(usage, helperArg)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
-	go func() { _ = srv.Serve(ln) }()
+	if serve == nil {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
+		serve = srv.Serve
+	}
+	go func() { _ = serve(ln) }()
 	fmt.Printf("listening %s\n", ln.Addr())
 	_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
-	return srv.Close()
+	return nil
 }
