@@ -230,24 +230,59 @@ func (s *canonicalScan) keyCanonical(key []byte, info *keyInfo) bool {
 
 // lookupKey finds a member name in canonicalKeys ignoring ASCII case.
 func lookupKey(key []byte) *keyInfo {
-	if len(key) > maxKeyLen {
+	if len(key) == 0 {
 		return nil
 	}
-	var buf [maxKeyLen]byte
+	for i := keySlot(key); ; i = (i + 1) % uint(len(canonicalKeyIndex)) {
+		e := &canonicalKeyIndex[i]
+		if e.lower == "" {
+			return nil
+		}
+		if len(e.lower) == len(key) && equalLower(key, e.lower) {
+			return &e.info
+		}
+	}
+}
+
+// canonicalKeyIndex is canonicalKeys as an open-addressed table, a few
+// times larger than the names it holds: a member name is found from its
+// length and three of its bytes instead of a map's hash of a lower-case
+// copy, on every member of every answer.
+var canonicalKeyIndex = func() (t [1024]struct {
+	lower string // "": an empty slot
+	info  keyInfo
+}) {
+	for lower, info := range canonicalKeys {
+		i := keySlot([]byte(lower))
+		for t[i].lower != "" {
+			i = (i + 1) % uint(len(t))
+		}
+		t[i].lower, t[i].info = lower, info
+	}
+	return t
+}()
+
+// keySlot is where a name's search in canonicalKeyIndex begins. Setting
+// bit 0x20 makes ASCII letters of either case hash alike; other bytes may
+// then collide, which only lengthens a search.
+func keySlot(key []byte) uint {
+	n := len(key)
+	h := uint32(n)*0x9e3779b1 ^ uint32(key[0]|0x20)*0x85ebca6b ^ uint32(key[n/2]|0x20)*0xc2b2ae35 ^ uint32(key[n-1]|0x20)*0x27d4eb2f
+	return uint(h^h>>15) % 1024
+}
+
+// equalLower reports whether key, in ASCII lower case, is lower.
+func equalLower(key []byte, lower string) bool {
 	for i, c := range key {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		buf[i] = c
+		if c != lower[i] {
+			return false
+		}
 	}
-	if k, ok := canonicalKeys[string(buf[:len(key)])]; ok {
-		return &k
-	}
-	return nil
+	return true
 }
-
-// maxKeyLen is longer than any name in canonicalKeys (TestCanonicalKeys).
-const maxKeyLen = 32
 
 // member scans the value of a member named info (nil: unknown) of an
 // object at p.
@@ -418,9 +453,7 @@ func (s *canonicalScan) string() (inner []byte, escaped, ok bool) {
 	s.pos++ // opening quote
 	start := s.pos
 	for s.pos < len(s.data) {
-		for s.pos < len(s.data) && !stringSpecial[s.data[s.pos]] {
-			s.pos++
-		}
+		s.plainString()
 		if s.pos == len(s.data) {
 			break
 		}
@@ -441,15 +474,6 @@ func (s *canonicalScan) string() (inner []byte, escaped, ok bool) {
 	}
 	return nil, false, false
 }
-
-// stringSpecial marks the bytes that end a run of plain string content.
-var stringSpecial = func() (t [256]bool) {
-	for c := range 0x20 {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	return t
-}()
 
 // escape scans one escape sequence of a JSON string (RFC 8259 §7).
 func (s *canonicalScan) escape() bool {

@@ -134,12 +134,42 @@ func TestFoldsOfTAndF(t *testing.T) {
 	}
 }
 
-func TestCanonicalKeys(t *testing.T) {
-	for k := range canonicalKeys {
-		if len(k) > maxKeyLen {
-			t.Errorf("%s is longer than maxKeyLen", k)
+// lookupKey finds what canonicalKeys holds under a name's ASCII lower case,
+// and nothing else: every name in three spellings, and every name with one
+// byte changed, cut or added.
+func TestLookupKey(t *testing.T) {
+	check := func(name string) {
+		t.Helper()
+		got := lookupKey([]byte(name))
+		want, ok := canonicalKeys[asciiLower(name)]
+		if ok != (got != nil) || ok && *got != want {
+			t.Fatalf("lookupKey(%q) = %v, want %v (%v)", name, got, want, ok)
 		}
 	}
+	check("")
+	for k := range canonicalKeys {
+		check(k)
+		check(strings.ToUpper(k))
+		check(k[:1] + strings.ToUpper(k[1:]))
+		check(k[:len(k)-1])
+		check(k + "s")
+		for i := range len(k) {
+			for _, c := range []byte{'a', 'Z', '_', '0', 0xc3, k[i] ^ 0x20} {
+				check(k[:i] + string(c) + k[i+1:])
+			}
+		}
+	}
+}
+
+// asciiLower folds ASCII letters only, as SCIM's case-insensitive names do.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func FuzzCanonicalSuccessBody(f *testing.F) {

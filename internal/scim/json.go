@@ -2,6 +2,7 @@ package scim
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
@@ -162,6 +163,10 @@ func (p *jsonParser) string() (raw []byte, s string, ok bool) {
 	p.pos++ // opening quote
 	escaped := false
 	for p.pos < len(p.data) {
+		p.plainString()
+		if p.pos == len(p.data) {
+			break
+		}
 		switch p.data[p.pos] {
 		case '\\':
 			escaped = true
@@ -439,6 +444,43 @@ func (c *jsonCursor) space() {
 		}
 	}
 }
+
+// plainString advances over string content that needs no attention:
+// bytes other than '"', '\\' and control characters. It looks at eight
+// bytes at a time while none of them is one of those, then byte by byte:
+// the strings of a SCIM answer (URNs, ids, URLs) are most of its bytes.
+func (c *jsonCursor) plainString() {
+	data, i := c.data, c.pos
+	for ; i+8 <= len(data); i += 8 {
+		if stringSpecialIn(binary.LittleEndian.Uint64(data[i:])) {
+			break
+		}
+	}
+	for i < len(data) && !stringSpecial[data[i]] {
+		i++
+	}
+	c.pos = i
+}
+
+// stringSpecialIn reports whether any of the eight bytes of x is '"', '\\'
+// or below 0x20, with the exact word tests of "Bit Twiddling Hacks": for a
+// word v, (v - 0x01…01) &^ v has a byte's high bit set for some byte only if
+// v has a zero byte (haszero), and (v - 0x20…20) &^ v only if v has a byte
+// below 0x20 (hasless). A byte of 0x80 or more never passes either.
+func stringSpecialIn(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&highs != 0
+}
+
+// stringSpecial marks the bytes that end a run of plain string content.
+var stringSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // peek is the next byte, or 0 at the end.
 func (c *jsonCursor) peek() byte {
