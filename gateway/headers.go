@@ -79,7 +79,10 @@ func (h *headerRules) owned(name string) bool {
 // Content-Length, which the transport writes from the body it sends.
 // The value slices are shared with in.
 func (h *headerRules) outbound(in http.Header, keepAuthorization bool, extra int) http.Header {
-	out := make(http.Header, len(in)+extra)
+	// A Go map of up to eight entries is one group, one allocation; a
+	// larger hint allocates a table of groups up front. Most outbound
+	// requests fit in eight; the others grow once.
+	out := make(http.Header, min(len(in)+extra, 8))
 	connection := in["Connection"]
 	for name, values := range in {
 		if h.owned(name) || !keepAuthorization && equalFolded(name, "authorization") ||
