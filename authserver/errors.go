@@ -31,10 +31,18 @@ func (e *oauthError) Error() string {
 
 func (e *oauthError) Unwrap() error { return e.cause }
 
-// retryAfterSeconds is the Retry-After value of a 429 or 503: whole
-// seconds, at least one.
-func (e *oauthError) retryAfterSeconds() string {
-	return strconv.Itoa(max(int(e.retryAfter.Round(time.Second)/time.Second), 1))
+// setHeaders sets the headers e's status needs, through set: writeError's
+// response and go-oauth2's both carry them.
+func (e *oauthError) setHeaders(set func(key, value string)) {
+	switch e.status {
+	case http.StatusUnauthorized:
+		// RFC 6749 §5.2: 401 answers must carry a challenge for the scheme
+		// the client tried; Basic is the one both scimgate methods share.
+		set("WWW-Authenticate", `Basic realm="scimgate", charset="UTF-8"`)
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		// Whole seconds, at least one.
+		set("Retry-After", strconv.Itoa(max(int(e.retryAfter.Round(time.Second)/time.Second), 1)))
+	}
 }
 
 func errInvalidRequest(format string, args ...any) *oauthError {
@@ -107,13 +115,11 @@ func fromLibrary(err error) *oauthError {
 	case oerrors.ErrServerError:
 		return errServer(err)
 	}
-	for code := range rfcStatus {
-		if code == "temporarily_unavailable" && err.Error() == code {
-			return errUnavailable(nil)
-		}
-		if err.Error() == code && code != "server_error" {
-			return &oauthError{code: code, description: code, status: rfcStatus[code], reason: code}
-		}
+	switch code := err.Error(); {
+	case code == "temporarily_unavailable":
+		return errUnavailable(nil)
+	case code != "server_error" && rfcStatus[code] != 0:
+		return &oauthError{code: code, description: code, status: rfcStatus[code], reason: code}
 	}
 	if isLibraryGrantError(err) {
 		return &oauthError{code: "invalid_grant", description: "the authorization code or refresh token is invalid, expired, revoked or was issued to another client",
@@ -161,14 +167,7 @@ func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 
 // writeError renders e per RFC 6749 §5.2 with the headers its status needs.
 func writeError(w http.ResponseWriter, e *oauthError) {
-	switch e.status {
-	case http.StatusUnauthorized:
-		// RFC 6749 §5.2: 401 answers must carry a challenge for the scheme
-		// the client tried; Basic is the one both scimgate methods share.
-		w.Header().Set("WWW-Authenticate", `Basic realm="scimgate", charset="UTF-8"`)
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", e.retryAfterSeconds())
-	}
+	e.setHeaders(w.Header().Set)
 	body := map[string]string{"error": e.code}
 	if e.description != "" {
 		body["error_description"] = e.description

@@ -406,8 +406,9 @@ func appendTokenResponse(dst []byte, data map[string]any) ([]byte, bool) {
 }
 
 // libraryErrorToRFC corrects go-oauth2's error responses: RFC 6749 status
-// codes (P7), a challenge on invalid_client (P8), no non-standard
-// error_code, and no non-RFC error strings.
+// codes (P7), the headers writeError sets (a challenge on invalid_client
+// (P8), Retry-After), no non-standard error_code, and no non-RFC error
+// strings.
 func libraryErrorToRFC(re *oerrors.Response) {
 	oe := fromLibrary(re.Error)
 	re.Error = errors.New(oe.code)
@@ -415,12 +416,7 @@ func libraryErrorToRFC(re *oerrors.Response) {
 	re.StatusCode = oe.status
 	re.ErrorCode = 0
 	re.URI = ""
-	switch oe.status {
-	case http.StatusUnauthorized:
-		re.SetHeader("WWW-Authenticate", `Basic realm="scimgate", charset="UTF-8"`)
-	case http.StatusServiceUnavailable:
-		re.SetHeader("Retry-After", oe.retryAfterSeconds())
-	}
+	oe.setHeaders(re.SetHeader)
 }
 
 // libraryInternalError maps errors go-oauth2 does not know: those of our
