@@ -233,7 +233,7 @@ func lookupKey(key []byte) *keyInfo {
 	if len(key) == 0 {
 		return nil
 	}
-	for i := keySlot(key); ; i = (i + 1) % uint(len(canonicalKeyIndex)) {
+	for i := keySlot(key); ; i = (i + 1) % keySlots {
 		e := &canonicalKeyIndex[i]
 		if e.lower == "" {
 			return nil
@@ -248,14 +248,14 @@ func lookupKey(key []byte) *keyInfo {
 // times larger than the names it holds: a member name is found from its
 // length and three of its bytes instead of a map's hash of a lower-case
 // copy, on every member of every answer.
-var canonicalKeyIndex = func() (t [1024]struct {
+var canonicalKeyIndex = func() (t [keySlots]struct {
 	lower string // "": an empty slot
 	info  keyInfo
 }) {
 	for lower, info := range canonicalKeys {
 		i := keySlot([]byte(lower))
 		for t[i].lower != "" {
-			i = (i + 1) % uint(len(t))
+			i = (i + 1) % keySlots
 		}
 		t[i].lower, t[i].info = lower, info
 	}
@@ -268,8 +268,12 @@ var canonicalKeyIndex = func() (t [1024]struct {
 func keySlot(key []byte) uint {
 	n := len(key)
 	h := uint32(n)*0x9e3779b1 ^ uint32(key[0]|0x20)*0x85ebca6b ^ uint32(key[n/2]|0x20)*0xc2b2ae35 ^ uint32(key[n-1]|0x20)*0x27d4eb2f
-	return uint(h^h>>15) % 1024
+	return uint(h^h>>15) % keySlots
 }
+
+// keySlots is the size of canonicalKeyIndex, a power of two several times
+// the number of names (TestLookupKey finds every one).
+const keySlots = 1024
 
 // equalLower reports whether key, in ASCII lower case, is lower.
 func equalLower(key []byte, lower string) bool {

@@ -74,24 +74,20 @@ func reverseProxy(target string) http.Handler {
 // "listening ADDR" and serves until its standard input closes (the parent
 // went away or stopped it).
 func serveHelper(args []string) error {
-	const usage = "usage: %s upstream | reverseproxy HOST:PORT | relay HOST:PORT | relay-nethttp HOST:PORT"
-	if len(args) == 0 || len(args) != 1 && args[0] == "upstream" || len(args) != 2 && args[0] != "upstream" {
-		return fmt.Errorf(usage, helperArg)
-	}
 	var h http.Handler
 	var serve func(net.Listener) error
-	switch args[0] {
-	case "upstream":
+	switch {
+	case len(args) == 1 && args[0] == "upstream":
 		h = upstream()
-	case "reverseproxy":
+	case len(args) == 2 && args[0] == "reverseproxy":
 		h = reverseProxy(args[1])
-	case "relay-nethttp":
+	case len(args) == 2 && args[0] == "relay-nethttp":
 		h = relayHandler(newRelayPool(args[1]))
-	case "relay":
+	case len(args) == 2 && args[0] == "relay":
 		pool := newRelayPool(args[1])
 		serve = func(ln net.Listener) error { return serveRelay(ln, pool) }
 	default:
-		return fmt.Errorf(usage, helperArg)
+		return fmt.Errorf("usage: %s upstream | reverseproxy HOST:PORT | relay HOST:PORT | relay-nethttp HOST:PORT", helperArg)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
