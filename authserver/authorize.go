@@ -112,10 +112,8 @@ func (s *Server) authorizeTarget(r *http.Request, q url.Values) (*credentials.Cl
 // S256 with a well-formed challenge (RFC 7636 §4.2: 43 base64url
 // characters), never plain (P14).
 func (s *Server) authorizeRequest(client *credentials.Client, redirectURI string, q url.Values) (*grants.Pending, *oauthError) {
-	for k, v := range q {
-		if len(v) > 1 {
-			return nil, errInvalidRequest("parameter %q is repeated", truncate(k, 32))
-		}
+	if k, ok := repeatedParameter(q); ok {
+		return nil, errInvalidRequest("parameter %q is repeated", truncate(k, 32))
 	}
 	switch rt := q.Get("response_type"); {
 	case rt == "":

@@ -53,10 +53,8 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError)
 	case queryErr != nil:
 		return nil, errInvalidRequest("the request body is not valid form encoding") // as ParseForm reports it
 	}
-	for k, v := range form {
-		if len(v) > 1 {
-			return nil, errInvalidRequest("parameter %q is repeated", k)
-		}
+	if k, ok := repeatedParameter(form); ok {
+		return nil, errInvalidRequest("parameter %q is repeated", k)
 	}
 	r.PostForm, r.Form = form, form
 	if len(query) > 0 {
@@ -139,4 +137,17 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, e *
 		return "", "", errInvalidClient("no_credentials")
 	}
 	return bid, bsec, nil
+}
+
+// repeatedParameter returns the first parameter, in byte order, that
+// holds more than one value: the same request always names the same one,
+// which a walk over the map would not.
+func repeatedParameter(v url.Values) (string, bool) {
+	first, found := "", false
+	for k, vs := range v {
+		if len(vs) > 1 && (!found || k < first) {
+			first, found = k, true
+		}
+	}
+	return first, found
 }

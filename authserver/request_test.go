@@ -39,8 +39,9 @@ func parseFormByParseForm(w http.ResponseWriter, r *http.Request) (url.Values, *
 		}
 		return nil, errInvalidRequest("the request body is not valid form encoding")
 	}
-	for k, v := range r.PostForm {
-		if len(v) > 1 {
+	// Of several repeated parameters, the first in byte order is named.
+	for _, k := range slices.Sorted(maps.Keys(r.PostForm)) {
+		if len(r.PostForm[k]) > 1 {
 			return nil, errInvalidRequest("parameter %q is repeated", k)
 		}
 	}
