@@ -75,8 +75,12 @@ func (t *Transport) RoundTripDeadline(req *http.Request, deadline time.Time) (*h
 		addr = net.JoinHostPort(req.URL.Hostname(), "80")
 	}
 	ctx := req.Context()
+	// A request that may be sent twice needs no look at an idle
+	// connection first: if the server closed it, the request fails before
+	// any answer and goes again on a new one.
+	look := !replayable(req)
 	for retried := false; ; retried = true {
-		c, reused := t.idleConn(addr)
+		c, reused := t.idleConn(addr, look)
 		if c == nil {
 			var err error
 			if c, err = t.dial(ctx, addr, deadline); err != nil {
@@ -187,8 +191,8 @@ func (t *Transport) dial(ctx context.Context, addr string, deadline time.Time) (
 }
 
 // idleConn takes the most recently used idle connection to addr that is
-// still open, if any.
-func (t *Transport) idleConn(addr string) (*conn, bool) {
+// still open (looked at with look, else not expired), if any.
+func (t *Transport) idleConn(addr string, look bool) (*conn, bool) {
 	timeout := t.IdleTimeout
 	if timeout <= 0 {
 		timeout = defaultIdleTimeout
@@ -204,7 +208,7 @@ func (t *Transport) idleConn(addr string) (*conn, bool) {
 		list[len(list)-1] = nil
 		t.idle[addr] = list[:len(list)-1]
 		t.mu.Unlock()
-		if time.Since(c.idleSince) < timeout && c.open() {
+		if time.Since(c.idleSince) < timeout && (!look || c.open()) {
 			return c, true
 		}
 		c.nc.Close()
