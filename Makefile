@@ -20,7 +20,7 @@ unit:
 	$(GO) test -count=1 -timeout 10m ./...
 
 # The packages where goroutines share state, again under the race detector.
-RACE_PKGS = ./internal/store/... ./internal/credentials ./internal/grants ./internal/ratelimit \
+RACE_PKGS = ./internal/store/... ./internal/h1server ./internal/credentials ./internal/grants ./internal/ratelimit \
 	./internal/denylist ./internal/h1client ./internal/audit ./internal/app ./gateway ./authserver ./keys
 race:
 	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
