@@ -72,8 +72,9 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError)
 const formMediaType = "application/x-www-form-urlencoded"
 
 // readForm reads and decodes the body, at most maxFormBytes of it; a
-// larger one makes the server close the connection after the answer, as
-// http.MaxBytesReader does.
+// larger one closes the connection after the answer. (net/http's server
+// closes it on http.MaxBytesReader's word; h1server, which cannot hear
+// that, on the Connection header.)
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
 	body := http.MaxBytesReader(w, r.Body, maxFormBytes)
 	r.Body = body
@@ -90,6 +91,7 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) 
 			}
 			return form, nil
 		case errors.As(err, &mbe):
+			w.Header().Set("Connection", "close")
 			return nil, errInvalidRequest("request body larger than %d bytes", maxFormBytes)
 		case err != nil:
 			return nil, errInvalidRequest("the request body is not valid form encoding")

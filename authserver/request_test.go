@@ -109,3 +109,17 @@ func TestParseFormAsParseForm(t *testing.T) {
 		sameAsParseForm(t, tc.method, query, tc.ctype, tc.body)
 	}
 }
+
+// A body over the limit ends the connection: said in the answer's
+// Connection header, which h1server (unlike net/http's server) needs to
+// hear it.
+func TestOversizedFormClosesTheConnection(t *testing.T) {
+	for _, size := range []int{maxFormBytes, maxFormBytes + 1, 3 * maxFormBytes} {
+		r := httptest.NewRequest(http.MethodPost, "/t", strings.NewReader("a="+strings.Repeat("x", size-2)))
+		w := httptest.NewRecorder()
+		_, oerr := readForm(w, r)
+		if tooBig := size > maxFormBytes; (oerr != nil) != tooBig || (w.Header().Get("Connection") == "close") != tooBig {
+			t.Errorf("%d bytes: error %v, Connection %q", size, oerr, w.Header().Get("Connection"))
+		}
+	}
+}
