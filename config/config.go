@@ -80,6 +80,11 @@ type Listen struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// IdleTimeout is how long an idle keep-alive connection stays open.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// FastPath serves plain HTTP/1.1 requests on the public listener with
+	// scimgate's own connection loop, which spends less CPU per request,
+	// and hands every other connection to Go's net/http server.
+	// false serves everything with net/http. Without effect under TLS.
+	FastPath bool `yaml:"fast_path"`
 }
 
 // TLS names a certificate and its private key, both PEM files. Set both or
@@ -397,6 +402,7 @@ func Default() *Config {
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      60 * time.Second,
 			IdleTimeout:       120 * time.Second,
+			FastPath:          true,
 		},
 		Store: Store{
 			Backend:  BackendEmbedded,

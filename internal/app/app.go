@@ -30,6 +30,7 @@ import (
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/denylist"
 	"github.com/scimgate/scimgate/internal/grants"
+	"github.com/scimgate/scimgate/internal/h1server"
 	"github.com/scimgate/scimgate/internal/metrics"
 	"github.com/scimgate/scimgate/internal/ratelimit"
 	"github.com/scimgate/scimgate/internal/requestid"
@@ -268,10 +269,14 @@ func (a *App) Run(ctx context.Context, ready func(public, admin net.Addr)) error
 			ErrorLog:    slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 			BaseContext: func(net.Listener) context.Context { return base }}
 	}
-	pub, adm := newServer(a.public), newServer(a.admin)
+	adm := newServer(a.admin)
 	pubLn, admLn, err := a.listen()
 	if err != nil {
 		return err
+	}
+	var pub listenerServer = newServer(a.public)
+	if l.FastPath && l.TLS.CertFile == "" {
+		pub = &h1server.Server{Handler: a.public, Fallback: pub.(*http.Server), BaseContext: base, Log: a.log}
 	}
 	a.log.Info("scimgate listening", "public", pubLn.Addr().String(), "admin", admLn.Addr().String(),
 		"issuer", a.cfg.Issuer, "tls", l.TLS.CertFile != "")
@@ -282,7 +287,7 @@ func (a *App) Run(ctx context.Context, ready func(public, admin net.Addr)) error
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	for _, s := range []struct {
-		srv *http.Server
+		srv listenerServer
 		ln  net.Listener
 	}{{pub, pubLn}, {adm, admLn}} {
 		wg.Go(func() {
@@ -323,6 +328,14 @@ func (a *App) Run(ctx context.Context, ready func(public, admin net.Addr)) error
 		a.log.Warn("scimgate: requests still running at the shutdown timeout were cut off", "timeout", l.ShutdownTimeout)
 	}
 	return errors.Join(runErr, err1, err2, a.close())
+}
+
+// listenerServer serves a listener: *http.Server, or *h1server.Server in front of
+// one.
+type listenerServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // listen opens both listeners, with TLS from the certificate files when

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -249,11 +250,21 @@ func TestTrustedProxyClientAddress(t *testing.T) {
 	}
 }
 
-func TestGracefulShutdown(t *testing.T) {
+// bothServers runs test with the public listener on h1server (the
+// default) and on net/http's server alone.
+func bothServers(t *testing.T, test func(t *testing.T, fastPath bool)) {
+	for _, fastPath := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fast_path=%v", fastPath), func(t *testing.T) { test(t, fastPath) })
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) { bothServers(t, testGracefulShutdown) }
+
+func testGracefulShutdown(t *testing.T, fastPath bool) {
 	inUpstream := make(chan struct{}, 1)
 	release := make(chan struct{})
 	s := startServer(t, serverOptions{
-		config: func(c *config.Config) { c.Listen.ShutdownDelay = 2 * time.Second },
+		config: func(c *config.Config) { c.Listen.ShutdownDelay, c.Listen.FastPath = 2*time.Second, fastPath },
 		upstream: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodPost {
@@ -297,10 +308,12 @@ func TestGracefulShutdown(t *testing.T) {
 
 // TestShutdownTimeoutCutsOff shows the shutdown timeout is a bound: a
 // request that outlives it does not hold the process.
-func TestShutdownTimeoutCutsOff(t *testing.T) {
+func TestShutdownTimeoutCutsOff(t *testing.T) { bothServers(t, testShutdownTimeoutCutsOff) }
+
+func testShutdownTimeoutCutsOff(t *testing.T, fastPath bool) {
 	inUpstream := make(chan struct{}, 1)
 	s := startServer(t, serverOptions{
-		config: func(c *config.Config) { c.Listen.ShutdownTimeout = 200 * time.Millisecond },
+		config: func(c *config.Config) { c.Listen.ShutdownTimeout, c.Listen.FastPath = 200*time.Millisecond, fastPath },
 		upstream: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodPost {

@@ -10,7 +10,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/http/httptest"
+	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/denylist"
 	"github.com/scimgate/scimgate/internal/grants"
+	"github.com/scimgate/scimgate/internal/h1server"
 	"github.com/scimgate/scimgate/internal/ratelimit"
 	"github.com/scimgate/scimgate/internal/requestid"
 	"github.com/scimgate/scimgate/internal/secret"
@@ -90,8 +92,11 @@ func Start(t testing.TB, o Options) *Stack {
 	}
 
 	// The issuer is the listener's own URL, known before the server starts.
-	srv := httptest.NewUnstartedServer(nil)
-	s.URL = "http://" + srv.Listener.Addr().String()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.URL = "http://" + ln.Addr().String()
 	auditLog := audit.New(s.Audit)
 	as, err := authserver.New(authserver.Config{
 		Issuer: s.URL, Leeway: Leeway,
@@ -118,8 +123,18 @@ func Start(t testing.TB, o Options) *Stack {
 	if err := s.Gateway.Ready(); err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = requestid.Middleware(s.Gateway.Dispatcher(r))
-	srv.Start()
-	t.Cleanup(srv.Close)
+	// Served as scimgate serves its public listener: plain requests on
+	// h1server's loop, the others by net/http.
+	h := requestid.Middleware(s.Gateway.Dispatcher(r))
+	srv := &h1server.Server{Handler: h, Fallback: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		// Handlers end before the stores they use close.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("stack shutdown: %v", err)
+		}
+	})
 	return s
 }
