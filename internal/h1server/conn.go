@@ -159,11 +159,9 @@ func (c *conn) serve() {
 			_, _ = c.br.Discard(leadingCRorLF(peek))
 		}
 		// Deadlines only where a read may wait: a head or body already
-		// buffered needs none. (Each costs a timer update.)
-		if !first && c.waitsForHead() {
-			c.setReadDeadline(t0, headerTimeout(fb))
-		}
-		req, err := c.readRequest()
+		// buffered needs none (each costs a timer update). The first
+		// request's header deadline was set before its first byte.
+		req, err := c.readRequest(t0, !first)
 		if err != nil {
 			return // the client hung up or timed out, as net/http closes then
 		}
@@ -192,8 +190,8 @@ func (c *conn) serve() {
 // readRequest parses the next request once its head is buffered. It
 // returns nil and no error, having read nothing, when the head is not
 // plain, so that the Fallback gets it whole.
-func (c *conn) readRequest() (*http.Request, error) {
-	n, err := c.bufferHead()
+func (c *conn) readRequest(t0 time.Time, needDeadline bool) (*http.Request, error) {
+	n, err := c.bufferHead(t0, needDeadline)
 	if err != nil || n == 0 {
 		return nil, err
 	}
@@ -257,16 +255,11 @@ func (c *conn) closeWriteAndWait() {
 	time.Sleep(rstAvoidanceDelay)
 }
 
-// waitsForHead reports whether the next request's head is not yet all
-// in the read buffer.
-func (c *conn) waitsForHead() bool {
-	buf, _ := c.br.Peek(c.br.Buffered())
-	return headLength(buf) == 0
-}
-
 // bufferHead waits until a whole request head is in the read buffer and
-// returns its length, or 0 when it is not plain or does not fit.
-func (c *conn) bufferHead() (int, error) {
+// returns its length, or 0 when it is not plain or does not fit. With
+// needDeadline it sets the header deadline (from t0) before it first has
+// to wait.
+func (c *conn) bufferHead(t0 time.Time, needDeadline bool) (int, error) {
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		if n := headLength(buf); n != 0 {
@@ -274,6 +267,10 @@ func (c *conn) bufferHead() (int, error) {
 		}
 		if len(buf) == c.br.Size() {
 			return 0, nil
+		}
+		if needDeadline {
+			c.setReadDeadline(t0, headerTimeout(c.s.Fallback))
+			needDeadline = false
 		}
 		if _, err := c.br.Peek(len(buf) + 1); err != nil {
 			if err == io.EOF && len(buf) > 0 {
@@ -345,13 +342,12 @@ func plain(req *http.Request) bool {
 
 // hostFields counts the Host fields of a request head, which
 // http.ReadRequest has taken out of the header by the time plain looks.
+// A name with white space before its colon ("Host :") is not one: plain
+// refuses such a name anyway.
 func hostFields(head []byte) int {
 	n := 0
-	_, fields, _ := bytes.Cut(head, []byte("\r\n"))
-	for len(fields) > 0 {
-		var line []byte
-		line, fields, _ = bytes.Cut(fields, []byte("\r\n"))
-		if name, _, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(name, []byte("Host")) {
+	for line := range bytes.Lines(head) {
+		if len(line) > 5 && line[4] == ':' && bytes.EqualFold(line[:4], []byte("Host")) {
 			n++
 		}
 	}
@@ -456,19 +452,18 @@ type body struct {
 	remaining int64
 	closing   bool // the request said Connection: close
 	closed    bool
-	// sawEOF says the body ended, or the client's side of the connection
-	// did before it (net/http's body says io.EOF from then on).
-	sawEOF bool
 	// earlyClose says Close left more than maxPostHandlerReadBytes unread,
 	// or read exactly that much: the connection ends after the answer.
 	earlyClose bool
 	err        error
-	// done is set once nothing is left to read, for the watch.
+	// done says the body ended, or the client's side of the connection
+	// did before it (net/http's body says io.EOF from then on). Atomic for
+	// the watch, which looks at it while the handler runs.
 	done atomic.Bool
 }
 
 func (b *body) reset(n int64, closing bool) {
-	b.remaining, b.closing, b.closed, b.sawEOF, b.earlyClose, b.err = n, closing, false, n == 0, false, nil
+	b.remaining, b.closing, b.closed, b.earlyClose, b.err = n, closing, false, false, nil
 	b.done.Store(n == 0)
 }
 
@@ -476,7 +471,7 @@ func (b *body) Read(p []byte) (int, error) {
 	switch {
 	case b.closed:
 		return 0, http.ErrBodyReadAfterClose
-	case b.sawEOF:
+	case b.done.Load():
 		return 0, io.EOF
 	case b.err != nil:
 		return 0, b.err
@@ -497,7 +492,6 @@ func (b *body) Read(p []byte) (int, error) {
 	default:
 		return n, nil
 	}
-	b.sawEOF = true
 	b.done.Store(true)
 	return n, err
 }
@@ -511,7 +505,7 @@ func (b *body) Close() error {
 	}
 	var err error
 	switch {
-	case b.sawEOF, b.closing:
+	case b.done.Load(), b.closing:
 	case b.remaining > maxPostHandlerReadBytes:
 		b.earlyClose = true
 	default:
@@ -533,7 +527,7 @@ func (b *body) drained() bool { return b.remaining == 0 && b.err == nil }
 func (b *body) discard() (keep, tooBig bool) {
 	switch {
 	case b.closed:
-		return b.sawEOF, false
+		return b.done.Load(), false
 	case b.remaining >= maxPostHandlerReadBytes:
 		return false, true
 	}

@@ -605,6 +605,8 @@ func fallbackCases() []diffCase {
 		{name: "missing Host", raw: "GET / HTTP/1.1\r\n\r\n", status: []string{"400"}},
 		{name: "empty Host", raw: "GET / HTTP/1.1\r\nHost:\r\n\r\n", served: []string{fast}, status: []string{"200"}},
 		{name: "two Hosts", raw: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", status: []string{"400"}},
+		{name: "two Hosts, cases differ", raw: "GET / HTTP/1.1\r\nHOST: a\r\nhost: b\r\n\r\n", status: []string{"400"}},
+		{name: "white space before Host's colon", raw: "GET / HTTP/1.1\r\nHost : a\r\n\r\n", status: []string{"400"}},
 		{name: "Host with a space", raw: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", status: []string{"400"}},
 		{name: "Host with a slash", raw: "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", status: []string{"400"}},
 		{name: "lower-case host", raw: "GET / HTTP/1.1\r\nhost: a\r\n\r\n", served: []string{fast}, status: []string{"200"}},
