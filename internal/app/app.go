@@ -274,9 +274,10 @@ func (a *App) Run(ctx context.Context, ready func(public, admin net.Addr)) error
 	if err != nil {
 		return err
 	}
-	var pub listenerServer = newServer(a.public)
+	netHTTP := newServer(a.public)
+	var pub listenerServer = netHTTP
 	if l.FastPath && l.TLS.CertFile == "" {
-		pub = &h1server.Server{Handler: a.public, Fallback: pub.(*http.Server), BaseContext: base, Log: a.log}
+		pub = &h1server.Server{Handler: a.public, Fallback: netHTTP, BaseContext: base, Log: a.log}
 	}
 	a.log.Info("scimgate listening", "public", pubLn.Addr().String(), "admin", admLn.Addr().String(),
 		"issuer", a.cfg.Issuer, "tls", l.TLS.CertFile != "")
