@@ -8,7 +8,12 @@
 // one markdown table with the machine it ran on, and exits 1 when any
 // request failed.
 //
-//	go run ./test/load [-duration 10s] [-warmup 2s] [-c 16] [-run REGEXP]
+// With -runs N it goes through the scenarios N times in turn on the same
+// servers and ends with each row's median and range over the runs, which
+// is what the README quotes: one run on a shared 2-core machine is too
+// noisy to judge a target by.
+//
+//	go run ./test/load [-duration 10s] [-warmup 2s] [-c 16] [-run REGEXP] [-runs N]
 package main
 
 import (
@@ -37,11 +42,16 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each scenario")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each scenario")
 	flag.IntVar(&o.conns, "c", 16, "concurrent connections")
+	flag.IntVar(&o.runs, "runs", 1, "go through the scenarios this many times in turn and end with medians and ranges")
 	run := flag.String("run", "", "run only the scenarios whose name matches this regular expression")
 	flag.StringVar(&o.scimgate, "scimgate", "", "scimgate binary to measure (default: build ./cmd/scimgate)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (config, store, logs)")
 	flag.StringVar(&o.profile, "profile", "", "write scimgate's CPU and allocation profiles of each of its scenarios into this directory")
 	flag.Parse()
+	if o.runs < 1 {
+		fmt.Fprintln(os.Stderr, "load: -runs must be at least 1")
+		os.Exit(2)
+	}
 	var err error
 	if o.only, err = regexp.Compile(*run); err != nil {
 		fmt.Fprintln(os.Stderr, "load: -run:", err)
@@ -67,7 +77,7 @@ func main() {
 
 type options struct {
 	duration, warmup time.Duration
-	conns            int
+	conns, runs      int
 	only             *regexp.Regexp
 	scimgate         string
 	keep             bool
@@ -134,35 +144,47 @@ func measure(ctx context.Context, o options) (failed bool, err error) {
 		return false, err
 	}
 
-	var rows []row
-	for _, sc := range scenarios(srv, token) {
-		if !o.only.MatchString(sc.name) {
-			continue
+	runs := make([][]row, o.runs)
+	for i := range runs {
+		for _, sc := range scenarios(srv, token) {
+			if !o.only.MatchString(sc.name) {
+				continue
+			}
+			if sc.server == nil {
+				runs[i] = append(runs[i], row{scenario: sc, skipped: true})
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "load: %s%s (%s warm-up, %s measured, %d connections)\n", sc.name, ofRuns(i, o.runs),
+				o.warmup, o.duration, o.conns)
+			// Profiles of the first run only: later ones would overwrite them.
+			r, err := runScenario(ctx, o, sc, gw, srv.all(), i == 0)
+			if err != nil {
+				return false, fmt.Errorf("%s: %w", sc.name, err)
+			}
+			runs[i] = append(runs[i], r)
+			failed = failed || r.res.Errors > 0
+			// Let connections close and the servers settle between scenarios.
+			time.Sleep(500 * time.Millisecond)
 		}
-		if sc.server == nil {
-			rows = append(rows, row{scenario: sc, skipped: true})
-			continue
-		}
-		fmt.Fprintf(os.Stderr, "load: %s (%s warm-up, %s measured, %d connections)\n", sc.name, o.warmup, o.duration, o.conns)
-		r, err := runScenario(ctx, o, sc, gw, srv.all())
-		if err != nil {
-			return false, fmt.Errorf("%s: %w", sc.name, err)
-		}
-		rows = append(rows, r)
-		failed = failed || r.res.Errors > 0
-		// Let connections close and the servers settle between scenarios.
-		time.Sleep(500 * time.Millisecond)
 	}
-	report(os.Stdout, o, rows, ngx)
+	report(os.Stdout, o, runs, ngx)
 	return failed, nil
+}
+
+// ofRuns names run i of n in progress lines, when there are several.
+func ofRuns(i, n int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf(", run %d of %d", i+1, n)
 }
 
 // runScenario measures one scenario: the load, the CPU time the server and
 // this generator used while it was measured, the CPU time other processes
 // of the machine used meanwhile, the server's peak RSS and, with -profile,
 // scimgate's CPU and allocation profiles. all are the servers this run
-// started.
-func runScenario(ctx context.Context, o options, sc scenario, gw *gateway, all []*server) (row, error) {
+// started; profile says whether this run may write profiles.
+func runScenario(ctx context.Context, o options, sc scenario, gw *gateway, all []*server, profile bool) (row, error) {
 	sc.server.resetPeakRSS()
 	var serverCPU, selfCPU, ownCPU, machineCPU time.Duration
 	measuring := time.AfterFunc(o.warmup, func() {
@@ -171,7 +193,7 @@ func runScenario(ctx context.Context, o options, sc scenario, gw *gateway, all [
 	})
 	defer measuring.Stop()
 	var profiles sync.WaitGroup
-	if o.profile != "" && sc.server == gw.server {
+	if profile && o.profile != "" && sc.server == gw.server {
 		profiles.Go(func() { gw.profile(ctx, o, sc.name) })
 	}
 	res, err := httpload.Run(ctx, httpload.Plan{Addr: sc.server.addr, Connections: o.conns,
