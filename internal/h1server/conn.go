@@ -217,7 +217,9 @@ func (c *conn) readRequest(t0 time.Time, needDeadline bool) (*http.Request, erro
 // whether the connection may serve another request.
 func (c *conn) serveRequest(req *http.Request) bool {
 	ctx, cancel := context.WithCancel(c.ctx)
-	req = req.WithContext(ctx)
+	// req is ours, fresh from readRequest: given its context in place, the
+	// copy WithContext makes stays on the stack.
+	*req = *req.WithContext(ctx)
 	c.w.reset(req)
 	c.startWatch(cancel)
 	c.s.Handler.ServeHTTP(&c.w, req)
