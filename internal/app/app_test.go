@@ -346,3 +346,31 @@ func testShutdownTimeoutCutsOff(t *testing.T, fastPath bool) {
 		t.Error("the log does not say requests were cut off")
 	}
 }
+
+// The built-in demo upstream (the default route without a configuration)
+// behaves as a SCIM service that knows its address: a created user's URI
+// reaches the client as scimgate's public URL, in Location and in
+// meta.location, never as the loopback port the demo service listens on.
+func TestDemoUpstreamLocations(t *testing.T) {
+	demo := config.Default().Gateway.Routes
+	if len(demo) != 1 || demo[0].Prefix != "/scim/v2" || demo[0].Upstream != config.UpstreamMemory {
+		t.Fatalf("the default routes are %+v", demo)
+	}
+	s := startServer(t, serverOptions{config: func(c *config.Config) { c.Gateway.Routes[0] = demo[0] }})
+	acme := s.newCredentials("acme")
+	token, _ := s.token(acme.clientID, acme.clientSecret)
+	r := s.do(http.MethodPost, "/scim/v2/Users", newUser, "Authorization", "Bearer "+token)
+	var created struct {
+		ID   string
+		Meta struct{ Location string }
+	}
+	_ = json.Unmarshal([]byte(r.body), &created)
+	want := testIssuer + "/scim/v2/Users/" + created.ID // the configured public URL
+	if r.status != http.StatusCreated || created.ID == "" || r.header.Get("Location") != want || created.Meta.Location != want {
+		t.Fatalf("create: %d Location %q body %s; want %s", r.status, r.header.Get("Location"), r.body, want)
+	}
+	r = s.do(http.MethodGet, "/scim/v2/Users/"+created.ID, "", "Authorization", "Bearer "+token)
+	if r.status != http.StatusOK || !strings.Contains(r.body, `"location":"`+want+`"`) {
+		t.Fatalf("read: %d %s", r.status, r.body)
+	}
+}

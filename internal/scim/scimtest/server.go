@@ -129,8 +129,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", scim.MediaTypeSCIM)
+	if status == http.StatusCreated {
+		// RFC 7644 §3.3: the new resource's URI in Location.
+		if m, ok := body.(map[string]any); ok {
+			if id, _ := m["id"].(string); id != "" {
+				w.Header().Set("Location", collectionURL(r)+"/"+id)
+			}
+		}
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
+}
+
+// collectionURL is the absolute URL of the collection a request went to,
+// as a service that knows its own address writes it in meta.location and
+// Location (RFC 7643 §3.1: the URI of the resource). Behind the gateway
+// these point at the upstream, and the gateway rewrites them to its
+// public URL.
+func collectionURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + strings.TrimSuffix(r.URL.Path, "/")
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -179,7 +200,7 @@ func (s *Server) handle(r *http.Request, tenant string) (int, any, error) {
 	case id == "" && r.Method == http.MethodGet:
 		return st.query(res, q)
 	case id == "" && r.Method == http.MethodPost:
-		return st.create(res, body, q)
+		return st.create(res, body, q, collectionURL(r))
 	case id != "" && r.Method == http.MethodGet:
 		return st.get(res, id, q)
 	case id != "" && r.Method == http.MethodPut:

@@ -302,3 +302,34 @@ func TestLatencyHonoursCancellation(t *testing.T) {
 		t.Fatalf("answered a cancelled request: %q", w.Body.String())
 	}
 }
+
+// A created resource's URI is absolute, the same in Location and in
+// meta.location, and survives a read (RFC 7643 §3.1, RFC 7644 §3.3).
+func TestLocationsAreAbsolute(t *testing.T) {
+	s := scimtest.New()
+	for _, tc := range []struct{ target, want string }{
+		{"http://users.internal:9000/scim/v2/Users", "http://users.internal:9000/scim/v2/Users/"},
+		{"http://users.internal/Groups/", "http://users.internal/Groups/"},
+	} {
+		body := user("loc@example.com")
+		if strings.Contains(tc.target, "Groups") {
+			body = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Loc"}`
+		}
+		r := httptest.NewRequest("POST", tc.target, strings.NewReader(body))
+		r.Header.Set("Content-Type", scim.MediaTypeSCIM)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		var created struct {
+			ID   string
+			Meta struct{ Location string }
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &created)
+		want := tc.want + created.ID
+		if w.Code != 201 || created.ID == "" || w.Header().Get("Location") != want || created.Meta.Location != want {
+			t.Fatalf("POST %s: %d Location %q body %s; want %s", tc.target, w.Code, w.Header().Get("Location"), w.Body, want)
+		}
+		if _, got := call(t, s, "GET", want, ""); got["meta"].(map[string]any)["location"] != want {
+			t.Errorf("GET %s: meta %v", want, got["meta"])
+		}
+	}
+}

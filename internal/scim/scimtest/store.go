@@ -119,7 +119,9 @@ func (st *store) get(res scim.Resource, id string, q url.Values) (int, any, erro
 	return http.StatusOK, project(e.res, q), nil
 }
 
-func (st *store) create(res scim.Resource, body map[string]any, q url.Values) (int, any, error) {
+// create stores a new resource; collection is the absolute URL of its
+// collection, in front of its id in meta.location.
+func (st *store) create(res scim.Resource, body map[string]any, q url.Values, collection string) (int, any, error) {
 	if err := validateResource(res, body); err != nil {
 		return 0, nil, err
 	}
@@ -131,7 +133,7 @@ func (st *store) create(res scim.Resource, body map[string]any, q url.Values) (i
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	r["meta"] = map[string]any{"resourceType": strings.TrimSuffix(string(res), "s"), "created": now, "lastModified": now,
-		"location": "/" + string(res) + "/" + id, "version": `W/"1"`}
+		"location": collection + "/" + id, "version": `W/"1"`}
 	st.seq++
 	st.resources[res][id] = &entry{seq: st.seq, res: r}
 	return http.StatusCreated, project(r, q), nil
