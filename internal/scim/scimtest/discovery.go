@@ -2,8 +2,9 @@ package scimtest
 
 import "github.com/scimgate/scimgate/internal/scim"
 
-// discovery answers the read-only endpoints of RFC 7644 §4.
-func discovery(res scim.Resource) any {
+// discovery answers the read-only endpoints of RFC 7644 §4; base is the
+// service's absolute base URL, in front of each meta.location.
+func discovery(res scim.Resource, base string) any {
 	switch res {
 	case scim.ServiceProviderConfig:
 		return map[string]any{
@@ -19,22 +20,22 @@ func discovery(res scim.Resource) any {
 				"type": "oauthbearertoken", "name": "OAuth Bearer Token",
 				"description": "Authentication with a bearer token", "primary": true,
 			}},
-			"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": "/ServiceProviderConfig"},
+			"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": base + "/ServiceProviderConfig"},
 		}
 	case scim.ResourceTypes:
 		return list([]any{
 			map[string]any{"schemas": []string{scim.URNResourceType}, "id": "User", "name": "User", "endpoint": "/Users",
 				"schema": scim.URNUser, "schemaExtensions": []any{map[string]any{"schema": scim.URNEnterpriseUser, "required": false}},
-				"meta": map[string]any{"resourceType": "ResourceType", "location": "/ResourceTypes/User"}},
+				"meta": map[string]any{"resourceType": "ResourceType", "location": base + "/ResourceTypes/User"}},
 			map[string]any{"schemas": []string{scim.URNResourceType}, "id": "Group", "name": "Group", "endpoint": "/Groups",
-				"schema": scim.URNGroup, "meta": map[string]any{"resourceType": "ResourceType", "location": "/ResourceTypes/Group"}},
+				"schema": scim.URNGroup, "meta": map[string]any{"resourceType": "ResourceType", "location": base + "/ResourceTypes/Group"}},
 		})
 	}
 	var schemas []any
 	for _, s := range scim.Schemas() {
 		schemas = append(schemas, map[string]any{
 			"schemas": []string{scim.URNSchema}, "id": s.ID, "name": s.Name, "attributes": attributes(s.Attributes),
-			"meta": map[string]any{"resourceType": "Schema", "location": "/Schemas/" + s.ID},
+			"meta": map[string]any{"resourceType": "Schema", "location": base + "/Schemas/" + s.ID},
 		})
 	}
 	return list(schemas)

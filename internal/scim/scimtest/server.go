@@ -133,7 +133,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// RFC 7644 §3.3: the new resource's URI in Location.
 		if m, ok := body.(map[string]any); ok {
 			if id, _ := m["id"].(string); id != "" {
-				w.Header().Set("Location", collectionURL(r)+"/"+id)
+				res, _ := scim.ParseResourcePath(r.URL.Path)
+				w.Header().Set("Location", baseURL(r, res)+"/"+string(res)+"/"+id)
 			}
 		}
 	}
@@ -141,17 +142,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
-// collectionURL is the absolute URL of the collection a request went to,
-// as a service that knows its own address writes it in meta.location and
-// Location (RFC 7643 §3.1: the URI of the resource). Behind the gateway
-// these point at the upstream, and the gateway rewrites them to its
-// public URL.
-func collectionURL(r *http.Request) string {
+// baseURL is the service's absolute base URL as r reached it: scheme,
+// host and the path in front of the endpoint res. A service that knows its
+// own address writes meta.location and Location from it (RFC 7643 §3.1:
+// the URI of the resource). Behind the gateway these point at the
+// upstream, and the gateway rewrites them to its public URL.
+func baseURL(r *http.Request, res scim.Resource) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + strings.TrimSuffix(r.URL.Path, "/")
+	path := r.URL.Path
+	if i := strings.LastIndex(path, "/"+string(res)); i >= 0 {
+		path = path[:i]
+	}
+	return scheme + "://" + r.Host + path
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -173,7 +178,7 @@ func (s *Server) handle(r *http.Request, tenant string) (int, any, error) {
 		if r.Method != http.MethodGet {
 			return 0, nil, &scim.Error{Status: http.StatusMethodNotAllowed, Detail: "read-only endpoint"}
 		}
-		return http.StatusOK, discovery(res), nil
+		return http.StatusOK, discovery(res, baseURL(r, res)), nil
 	case scim.Users, scim.Groups:
 	default:
 		return 0, nil, &scim.Error{Status: http.StatusNotFound, Detail: "unknown endpoint " + r.URL.Path}
@@ -200,7 +205,7 @@ func (s *Server) handle(r *http.Request, tenant string) (int, any, error) {
 	case id == "" && r.Method == http.MethodGet:
 		return st.query(res, q)
 	case id == "" && r.Method == http.MethodPost:
-		return st.create(res, body, q, collectionURL(r))
+		return st.create(res, body, q, baseURL(r, res)+"/"+string(res))
 	case id != "" && r.Method == http.MethodGet:
 		return st.get(res, id, q)
 	case id != "" && r.Method == http.MethodPut:

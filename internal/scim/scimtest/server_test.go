@@ -271,6 +271,13 @@ func TestDiscovery(t *testing.T) {
 	if rt["totalResults"] != 2.0 {
 		t.Errorf("resource types %v", rt)
 	}
+	// meta.location is absolute (httptest's requests reach example.com).
+	if loc := spc["meta"].(map[string]any)["location"]; loc != "http://example.com/scim/v2/ServiceProviderConfig" {
+		t.Errorf("ServiceProviderConfig location %v", loc)
+	}
+	if loc := rt["Resources"].([]any)[0].(map[string]any)["meta"].(map[string]any)["location"]; loc != "http://example.com/ResourceTypes/User" {
+		t.Errorf("ResourceType location %v", loc)
+	}
 	if code, _ := call(t, s, "POST", "/Schemas", "{}"); code != 405 {
 		t.Errorf("POST /Schemas: %d", code)
 	}
