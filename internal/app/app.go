@@ -310,7 +310,7 @@ func (a *App) Run(ctx context.Context, ready func(public, admin net.Addr)) error
 		case runErr = <-errc:
 		}
 	}
-	a.log.Info("scimgate shutting down", "timeout", l.ShutdownTimeout)
+	a.log.Info("scimgate shutting down", "timeout", l.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.ShutdownTimeout)
 	defer cancel()
 	var shut sync.WaitGroup
@@ -326,7 +326,7 @@ func (a *App) Run(ctx context.Context, ready func(public, admin net.Addr)) error
 		cutOff()
 		_ = pub.Close()
 		_ = adm.Close()
-		a.log.Warn("scimgate: requests still running at the shutdown timeout were cut off", "timeout", l.ShutdownTimeout)
+		a.log.Warn("scimgate: requests still running at the shutdown timeout were cut off", "timeout", l.ShutdownTimeout.String())
 	}
 	return errors.Join(runErr, err1, err2, a.close())
 }

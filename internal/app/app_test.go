@@ -345,6 +345,10 @@ func testShutdownTimeoutCutsOff(t *testing.T, fastPath bool) {
 	if !strings.Contains(s.logs.String(), "cut off") {
 		t.Error("the log does not say requests were cut off")
 	}
+	// Durations as an operator reads them, not slog's nanoseconds.
+	if !strings.Contains(s.logs.String(), `"timeout":"200ms"`) {
+		t.Errorf("the shutdown lines do not say the timeout as 200ms:\n%s", s.logs)
+	}
 }
 
 // The built-in demo upstream (the default route without a configuration)
