@@ -304,7 +304,7 @@ func (a *App) Run(ctx context.Context, ready func(public, admin net.Addr)) error
 	}
 	a.draining.Store(true)
 	if runErr == nil && l.ShutdownDelay > 0 {
-		a.log.Info("scimgate draining: /readyz fails, requests are still served", "delay", l.ShutdownDelay)
+		a.log.Info("scimgate draining: /readyz fails, requests are still served", "delay", l.ShutdownDelay.String())
 		select {
 		case <-time.After(l.ShutdownDelay):
 		case runErr = <-errc:
