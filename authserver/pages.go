@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -191,9 +190,7 @@ func (s *Server) checkPagePost(w http.ResponseWriter, r *http.Request) (url.Valu
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxPageForm)
 	if err := r.ParseForm(); err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			w.Header().Set("Connection", "close") // as readForm
-		}
+		bodyTooLarge(w, err)
 		s.renderError(w, http.StatusBadRequest, "Request refused", "The form could not be read.", startAgain)
 		return nil, false
 	}

@@ -72,9 +72,7 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError)
 const formMediaType = "application/x-www-form-urlencoded"
 
 // readForm reads and decodes the body, at most maxFormBytes of it; a
-// larger one closes the connection after the answer. (net/http's server
-// closes it on http.MaxBytesReader's word; h1server, which cannot hear
-// that, on the Connection header.)
+// larger one closes the connection after the answer (bodyTooLarge).
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
 	body := http.MaxBytesReader(w, r.Body, maxFormBytes)
 	r.Body = body
@@ -82,7 +80,6 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) 
 	for {
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		var mbe *http.MaxBytesError
 		switch {
 		case err == io.EOF:
 			form, err := url.ParseQuery(string(buf))
@@ -90,8 +87,7 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) 
 				return nil, errInvalidRequest("the request body is not valid form encoding")
 			}
 			return form, nil
-		case errors.As(err, &mbe):
-			w.Header().Set("Connection", "close")
+		case bodyTooLarge(w, err):
 			return nil, errInvalidRequest("request body larger than %d bytes", maxFormBytes)
 		case err != nil:
 			return nil, errInvalidRequest("the request body is not valid form encoding")
@@ -100,6 +96,20 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) 
 			buf = append(buf, 0)[:len(buf)]
 		}
 	}
+}
+
+// bodyTooLarge reports whether err is http.MaxBytesReader's limit, and
+// then has the connection closed after the answer, the rest of the body
+// unread. net/http's server closes it on MaxBytesReader's word; h1server,
+// which cannot hear that (the hook is unexported), on the Connection
+// header.
+func bodyTooLarge(w http.ResponseWriter, err error) bool {
+	var mbe *http.MaxBytesError
+	if !errors.As(err, &mbe) {
+		return false
+	}
+	w.Header().Set("Connection", "close")
+	return true
 }
 
 // clientCredentials extracts the client id and secret from HTTP Basic

@@ -2,6 +2,8 @@ package authserver
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"maps"
 	"mime"
 	"net/http"
@@ -120,6 +122,26 @@ func TestOversizedFormClosesTheConnection(t *testing.T) {
 		_, oerr := readForm(w, r)
 		if tooBig := size > maxFormBytes; (oerr != nil) != tooBig || (w.Header().Get("Connection") == "close") != tooBig {
 			t.Errorf("%d bytes: error %v, Connection %q", size, oerr, w.Header().Get("Connection"))
+		}
+	}
+}
+
+// bodyTooLarge, which the sign-in and consent pages share with readForm,
+// closes the connection for http.MaxBytesReader's limit only.
+func TestBodyTooLarge(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"limit", &http.MaxBytesError{Limit: maxPageForm}, true},
+		{"wrapped limit", fmt.Errorf("form: %w", &http.MaxBytesError{Limit: maxPageForm}), true},
+		{"other", io.ErrUnexpectedEOF, false},
+	}
+	for _, tt := range tests {
+		w := httptest.NewRecorder()
+		if got := bodyTooLarge(w, tt.err); got != tt.want || (w.Header().Get("Connection") == "close") != tt.want {
+			t.Errorf("%s: %v, Connection %q", tt.name, got, w.Header().Get("Connection"))
 		}
 	}
 }
