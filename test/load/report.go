@@ -57,10 +57,6 @@ func report(w io.Writer, o options, runs [][]row, ngx *server) {
 
 // table prints one run.
 func table(w io.Writer, rows []row) {
-	byName := map[string]*row{}
-	for i := range rows {
-		byName[rows[i].name] = &rows[i]
-	}
 	fmt.Fprintln(w, "| Scenario | Through | req/s | × direct | p50 | p50 − direct | p99 | Errors | Peak RSS | Server CPU/req | Load CPU/req |")
 	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range rows {
@@ -69,7 +65,7 @@ func table(w io.Writer, rows []row) {
 			continue
 		}
 		ratio, added := "", ""
-		if base := byName[r.compare]; base != nil && base.res != nil {
+		if base := find(rows, r.compare); base != nil {
 			ratio = fmt.Sprintf("%.2f×", r.res.PerSecond()/base.res.PerSecond())
 			added = signed(r.res.Latency.Quantile(0.5) - base.res.Latency.Quantile(0.5))
 		}
