@@ -407,45 +407,36 @@ func TestClose(t *testing.T) {
 }
 
 // A client that sends half a head is cut off after ReadHeaderTimeout, on
-// a new connection and on a kept one.
-func TestReadHeaderTimeout(t *testing.T) {
+// a new connection and on a kept one; a kept connection is closed after
+// IdleTimeout, also when the next request has begun with fewer than 4
+// bytes (net/http waits for 4 before it counts a request as begun).
+func TestTimeoutsCloseTheConnection(t *testing.T) {
 	const timeout = 200 * time.Millisecond
+	readHeader := func(s *http.Server) { s.ReadHeaderTimeout = timeout }
+	idle := func(s *http.Server) { s.IdleTimeout = timeout }
+	const halfHead = "GET / HTTP/1.1\r\nHost: x\r\n"
+	tests := []struct {
+		name         string
+		set          func(*http.Server)
+		before, then string // a request answered first, if any; then what is sent
+	}{
+		{"header/new connection", readHeader, "", halfHead},
+		{"header/kept connection", readHeader, get("/"), halfHead},
+		{"idle/nothing", idle, get("/"), ""},
+		{"idle/2 bytes", idle, get("/"), "GE"},
+	}
 	for _, st := range starters {
-		for label, before := range map[string]string{"new connection": "", "kept connection": get("/")} {
-			t.Run(st.name+"/"+label, func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(st.name+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
-				_, addr, _ := st.start(t, http.HandlerFunc(hello), func(s *http.Server) { s.ReadHeaderTimeout = timeout })
+				_, addr, _ := st.start(t, http.HandlerFunc(hello), tt.set)
 				c := dial(t, addr)
-				if before != "" {
-					c.send(before)
+				if tt.before != "" {
+					c.send(tt.before)
 					c.answer()
 				}
 				t0 := time.Now()
-				c.send("GET / HTTP/1.1\r\nHost: x\r\n")
-				c.closed()
-				if d := time.Since(t0); d < timeout-10*time.Millisecond || d > timeout+time.Second {
-					t.Errorf("closed after %v, want about %v", d, timeout)
-				}
-			})
-		}
-	}
-}
-
-// A kept connection is closed after IdleTimeout, also when the next
-// request has begun with fewer than 4 bytes (net/http waits for 4 before
-// it counts a request as begun).
-func TestIdleTimeout(t *testing.T) {
-	const timeout = 200 * time.Millisecond
-	for _, st := range starters {
-		for label, next := range map[string]string{"nothing": "", "2 bytes": "GE"} {
-			t.Run(st.name+"/"+label, func(t *testing.T) {
-				t.Parallel()
-				_, addr, _ := st.start(t, http.HandlerFunc(hello), func(s *http.Server) { s.IdleTimeout = timeout })
-				c := dial(t, addr)
-				c.send(get("/"))
-				c.answer()
-				t0 := time.Now()
-				c.send(next)
+				c.send(tt.then)
 				c.closed()
 				if d := time.Since(t0); d < timeout-10*time.Millisecond || d > timeout+time.Second {
 					t.Errorf("closed after %v, want about %v", d, timeout)
