@@ -114,7 +114,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		scim.WriteError(w, badRequest(scim.InvalidValue, "missing "+s.opts.tenantHeader+" header"))
 		return
 	}
-	status, body, err := s.handle(r, tenant)
+	res, id := scim.ParseResourcePath(r.URL.Path)
+	status, body, err := s.handle(r, tenant, res, id)
 	if err != nil {
 		scim.WriteError(w, err)
 		return
@@ -133,7 +134,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// RFC 7644 §3.3: the new resource's URI in Location.
 		if m, ok := body.(map[string]any); ok {
 			if id, _ := m["id"].(string); id != "" {
-				res, _ := scim.ParseResourcePath(r.URL.Path)
 				w.Header().Set("Location", baseURL(r, res)+"/"+string(res)+"/"+id)
 			}
 		}
@@ -170,9 +170,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// handle routes one request; it returns the status and a JSON body (nil for none).
-func (s *Server) handle(r *http.Request, tenant string) (int, any, error) {
-	res, id := scim.ParseResourcePath(r.URL.Path)
+// handle routes one request to the endpoint res and resource id its path
+// names; it returns the status and a JSON body (nil for none).
+func (s *Server) handle(r *http.Request, tenant string, res scim.Resource, id string) (int, any, error) {
 	switch res {
 	case scim.ServiceProviderConfig, scim.SchemasEndpoint, scim.ResourceTypes:
 		if r.Method != http.MethodGet {
