@@ -13,22 +13,21 @@ func (n *normalizer) query(raw string) (string, error) {
 	if !containsFold(raw, "filter") && !containsFold(raw, "aadOptscim") && !containsFold(raw, "AzureAdScimPatch") {
 		return raw, nil
 	}
+	// Nothing is copied until a parameter changes: most queries come
+	// through whole, and raw is their answer.
 	var out strings.Builder
-	changed := false
-	first := true
-	for rest := raw; ; {
-		part := rest
-		i := strings.IndexByte(rest, '&')
-		if i >= 0 {
-			part, rest = rest[:i], rest[i+1:]
+	changed, first := false, true
+	for start := 0; ; {
+		part, next := raw[start:], -1
+		if i := strings.IndexByte(part, '&'); i >= 0 {
+			part, next = part[:i], start+i+1
 		}
 		key, value, hasValue := strings.Cut(part, "=")
-		keep := part
+		keep, edited := part, false
 		switch {
 		case isEntraFlag(key):
-			changed = true
 			n.rw.add(RewriteEntraFlag)
-			keep = ""
+			keep, edited = "", true
 		case strings.EqualFold(key, "filter") && hasValue:
 			canon, err := n.filterParam(value)
 			if err != nil {
@@ -38,20 +37,28 @@ func (n *normalizer) query(raw string) (string, error) {
 				if key != "filter" {
 					n.rw.add(RewriteFilterCase)
 				}
-				keep = "filter=" + canon
-				changed = true
+				keep, edited = "filter="+canon, true
 			}
 		}
-		if keep != "" || part == "" {
+		if edited && !changed {
+			changed = true
+			out.Grow(len(raw))
+			if start > 0 {
+				out.WriteString(raw[:start-1]) // the parameters before, as they came
+				first = false
+			}
+		}
+		if changed && (keep != "" || part == "") {
 			if !first {
 				out.WriteByte('&')
 			}
 			out.WriteString(keep)
 			first = false
 		}
-		if i < 0 {
+		if next < 0 {
 			break
 		}
+		start = next
 	}
 	if !changed {
 		return raw, nil

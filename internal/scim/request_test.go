@@ -159,6 +159,27 @@ func TestNormalizeRequestDecisions(t *testing.T) {
 	}
 }
 
+// TestQuerySeparators holds the query rewrite to its rule around the first
+// parameter that changes: everything else, empty parameters and stray "&"
+// included, reaches the upstream as it came.
+func TestQuerySeparators(t *testing.T) {
+	for _, tc := range []struct{ query, want string }{
+		{"aadOptscim062020", ""},
+		{"count=1&aadOptscim062020", "count=1"},
+		{"&&count=1&aadOptscim062020&startIndex=2", "&&count=1&startIndex=2"},
+		{"aadOptscim062020&&x=1", "&x=1"},
+		{"x=1&&filter=UserName+EQ+%22x%22&", "x=1&&filter=userName+eq+%22x%22&"},
+		{"filter=userName+eq+%22x%22&aadOptscim062020", "filter=userName+eq+%22x%22"},
+		{"FILTER=userName+eq+%22x%22&count=2", "filter=userName+eq+%22x%22&count=2"},
+		{"count=2&filter=userName+eq+%22x%22&startIndex=1", "count=2&filter=userName+eq+%22x%22&startIndex=1"},
+	} {
+		got, err := NormalizeRequest(Auto, Request{Method: "GET", Path: "/Users", RawQuery: tc.query, Header: http.Header{}})
+		if err != nil || got.RawQuery != tc.want {
+			t.Errorf("query %q: got %q, %v; want %q", tc.query, got.RawQuery, err, tc.want)
+		}
+	}
+}
+
 func TestContentType(t *testing.T) {
 	body := []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g"}`)
 	for _, ct := range []string{"", "application/json", "text/plain", "application/scim+json; charset=utf-8"} {
