@@ -115,7 +115,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, id := scim.ParseResourcePath(r.URL.Path)
-	status, body, err := s.handle(r, tenant, res, id)
+	base := baseURL(r, res)
+	status, body, err := s.handle(r, tenant, res, id, base)
 	if err != nil {
 		scim.WriteError(w, err)
 		return
@@ -134,7 +135,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// RFC 7644 §3.3: the new resource's URI in Location.
 		if m, ok := body.(map[string]any); ok {
 			if id, _ := m["id"].(string); id != "" {
-				w.Header().Set("Location", baseURL(r, res)+"/"+string(res)+"/"+id)
+				w.Header().Set("Location", base+"/"+string(res)+"/"+id)
 			}
 		}
 	}
@@ -171,14 +172,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // handle routes one request to the endpoint res and resource id its path
-// names; it returns the status and a JSON body (nil for none).
-func (s *Server) handle(r *http.Request, tenant string, res scim.Resource, id string) (int, any, error) {
+// names; base is the service's base URL (baseURL). It returns the status
+// and a JSON body (nil for none).
+func (s *Server) handle(r *http.Request, tenant string, res scim.Resource, id, base string) (int, any, error) {
 	switch res {
 	case scim.ServiceProviderConfig, scim.SchemasEndpoint, scim.ResourceTypes:
 		if r.Method != http.MethodGet {
 			return 0, nil, &scim.Error{Status: http.StatusMethodNotAllowed, Detail: "read-only endpoint"}
 		}
-		return http.StatusOK, discovery(res, baseURL(r, res)), nil
+		return http.StatusOK, discovery(res, base), nil
 	case scim.Users, scim.Groups:
 	default:
 		return 0, nil, &scim.Error{Status: http.StatusNotFound, Detail: "unknown endpoint " + r.URL.Path}
@@ -205,7 +207,7 @@ func (s *Server) handle(r *http.Request, tenant string, res scim.Resource, id st
 	case id == "" && r.Method == http.MethodGet:
 		return st.query(res, q)
 	case id == "" && r.Method == http.MethodPost:
-		return st.create(res, body, q, baseURL(r, res)+"/"+string(res))
+		return st.create(res, body, q, base+"/"+string(res))
 	case id != "" && r.Method == http.MethodGet:
 		return st.get(res, id, q)
 	case id != "" && r.Method == http.MethodPut:
