@@ -66,7 +66,7 @@ func table(w io.Writer, rows []row) {
 		}
 		ratio, added := "", ""
 		if base := find(rows, r.compare); base != nil {
-			ratio = fmt.Sprintf("%.2f×", r.res.PerSecond()/base.res.PerSecond())
+			ratio = times(r.res.PerSecond() / base.res.PerSecond())
 			added = signed(r.res.Latency.Quantile(0.5) - base.res.Latency.Quantile(0.5))
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |\n", r.name, r.through, thousands(r.res.PerSecond()),
