@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 5s
 
-.PHONY: test vet unit race fuzz build run load
+.PHONY: test vet unit race fuzz build run load pgo
 
 test: vet unit race fuzz
 
@@ -33,3 +33,10 @@ fuzz:
 # The load run of the README's Performance section (not part of make test).
 load:
 	$(GO) run ./test/load
+
+# cmd/scimgate/default.pgo, the CPU profile `go build` optimizes scimgate
+# with (profile-guided optimization): the load run's scimgate scenarios,
+# profiled and merged. Regenerate it after large changes to the hot paths.
+pgo:
+	dir=$$(mktemp -d) && $(GO) run ./test/load -run 'token|get-direct|get-gateway|cycle' -profile $$dir && \
+	$(GO) tool pprof -proto $$dir/*.cpu.pprof > cmd/scimgate/default.pgo && rm -rf $$dir
