@@ -115,8 +115,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, id := scim.ParseResourcePath(r.URL.Path)
-	base := baseURL(r, res)
-	status, body, err := s.handle(r, tenant, res, id, base)
+	status, body, err := s.handle(r, tenant, res, id)
 	if err != nil {
 		scim.WriteError(w, err)
 		return
@@ -132,10 +131,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", scim.MediaTypeSCIM)
 	if status == http.StatusCreated {
-		// RFC 7644 §3.3: the new resource's URI in Location.
+		// RFC 7644 §3.3: the new resource's URI in Location, the same as
+		// its meta.location.
 		if m, ok := body.(map[string]any); ok {
-			if id, _ := m["id"].(string); id != "" {
-				w.Header().Set("Location", base+"/"+string(res)+"/"+id)
+			if meta, ok := m["meta"].(map[string]any); ok {
+				if loc, _ := meta["location"].(string); loc != "" {
+					w.Header().Set("Location", loc)
+				}
 			}
 		}
 	}
@@ -172,15 +174,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // handle routes one request to the endpoint res and resource id its path
-// names; base is the service's base URL (baseURL). It returns the status
-// and a JSON body (nil for none).
-func (s *Server) handle(r *http.Request, tenant string, res scim.Resource, id, base string) (int, any, error) {
+// names; it returns the status and a JSON body (nil for none).
+func (s *Server) handle(r *http.Request, tenant string, res scim.Resource, id string) (int, any, error) {
 	switch res {
 	case scim.ServiceProviderConfig, scim.SchemasEndpoint, scim.ResourceTypes:
 		if r.Method != http.MethodGet {
 			return 0, nil, &scim.Error{Status: http.StatusMethodNotAllowed, Detail: "read-only endpoint"}
 		}
-		return http.StatusOK, discovery(res, base), nil
+		return http.StatusOK, discovery(res, baseURL(r, res)), nil
 	case scim.Users, scim.Groups:
 	default:
 		return 0, nil, &scim.Error{Status: http.StatusNotFound, Detail: "unknown endpoint " + r.URL.Path}
@@ -207,7 +208,7 @@ func (s *Server) handle(r *http.Request, tenant string, res scim.Resource, id, b
 	case id == "" && r.Method == http.MethodGet:
 		return st.query(res, q)
 	case id == "" && r.Method == http.MethodPost:
-		return st.create(res, body, q, base+"/"+string(res))
+		return st.create(res, body, q, baseURL(r, res)+"/"+string(res))
 	case id != "" && r.Method == http.MethodGet:
 		return st.get(res, id, q)
 	case id != "" && r.Method == http.MethodPut:
