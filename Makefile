@@ -38,5 +38,6 @@ load:
 # with (profile-guided optimization): the load run's scimgate scenarios,
 # profiled and merged. Regenerate it after large changes to the hot paths.
 pgo:
-	dir=$$(mktemp -d) && $(GO) run ./test/load -run 'token|get-direct|get-gateway|cycle' -profile $$dir && \
-	$(GO) tool pprof -proto $$dir/*.cpu.pprof > cmd/scimgate/default.pgo && rm -rf $$dir
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	$(GO) run ./test/load -run 'token|get-direct|get-gateway|cycle' -profile $$dir && \
+	$(GO) tool pprof -proto $$dir/*.cpu.pprof > cmd/scimgate/default.pgo.new && mv cmd/scimgate/default.pgo.new cmd/scimgate/default.pgo
