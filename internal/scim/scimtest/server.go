@@ -131,13 +131,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", scim.MediaTypeSCIM)
 	if status == http.StatusCreated {
-		// RFC 7644 §3.3: the new resource's URI in Location, the same as
-		// its meta.location.
+		// RFC 7644 §3.3: the new resource's URI in Location, built as its
+		// meta.location is, and not read from the answer: the request's
+		// excludedAttributes may have left meta out of it.
 		if m, ok := body.(map[string]any); ok {
-			if meta, ok := m["meta"].(map[string]any); ok {
-				if loc, _ := meta["location"].(string); loc != "" {
-					w.Header().Set("Location", loc)
-				}
+			if id, _ := m["id"].(string); id != "" {
+				w.Header().Set("Location", collectionURL(r, res)+"/"+id)
 			}
 		}
 	}
@@ -160,6 +159,12 @@ func baseURL(r *http.Request, res scim.Resource) string {
 		path = path[:i]
 	}
 	return scheme + "://" + r.Host + path
+}
+
+// collectionURL is the absolute URL of the endpoint res as r reached it,
+// the prefix of its resources' locations.
+func collectionURL(r *http.Request, res scim.Resource) string {
+	return baseURL(r, res) + "/" + string(res)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -208,7 +213,7 @@ func (s *Server) handle(r *http.Request, tenant string, res scim.Resource, id st
 	case id == "" && r.Method == http.MethodGet:
 		return st.query(res, q)
 	case id == "" && r.Method == http.MethodPost:
-		return st.create(res, body, q, baseURL(r, res)+"/"+string(res))
+		return st.create(res, body, q, collectionURL(r, res))
 	case id != "" && r.Method == http.MethodGet:
 		return st.get(res, id, q)
 	case id != "" && r.Method == http.MethodPut:

@@ -339,4 +339,17 @@ func TestLocationsAreAbsolute(t *testing.T) {
 			t.Errorf("GET %s: meta %v", want, got["meta"])
 		}
 	}
+
+	// An answer without meta still says where the new resource is.
+	r := httptest.NewRequest("POST", "http://users.internal/scim/v2/Users?excludedAttributes=meta", strings.NewReader(user("nometa@example.com")))
+	r.Header.Set("Content-Type", scim.MediaTypeSCIM)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	var created map[string]any
+	_ = json.Unmarshal(w.Body.Bytes(), &created)
+	id, _ := created["id"].(string)
+	if _, hasMeta := created["meta"]; w.Code != 201 || id == "" || hasMeta ||
+		w.Header().Get("Location") != "http://users.internal/scim/v2/Users/"+id {
+		t.Fatalf("POST excluding meta: %d Location %q body %s", w.Code, w.Header().Get("Location"), w.Body)
+	}
 }
