@@ -113,7 +113,7 @@ func (s *Server) authorizeTarget(r *http.Request, q url.Values) (*credentials.Cl
 // characters), never plain (P14).
 func (s *Server) authorizeRequest(client *credentials.Client, redirectURI string, q url.Values) (*grants.Pending, *oauthError) {
 	if k, ok := repeatedParameter(q); ok {
-		return nil, errInvalidRequest("parameter %q is repeated", truncate(k, 32))
+		return nil, errInvalidRequest("parameter '%s' is repeated", truncate(k, 32))
 	}
 	switch rt := q.Get("response_type"); {
 	case rt == "":
@@ -154,7 +154,7 @@ func (s *Server) authorizeRequest(client *credentials.Client, redirectURI string
 	// The consent page lists exactly what is granted.
 	scope, refused := narrowScope(allowed, q.Get("scope"))
 	if refused != "" {
-		return nil, errInvalidScope("scope %q is not allowed for this client; allowed: %s", truncate(refused, 64), strings.Join(allowed, " "))
+		return nil, errInvalidScope("scope '%s' is not allowed for this client; allowed: %s", truncate(refused, 64), strings.Join(allowed, " "))
 	}
 	audiences, e := grantAudiences(client, q.Get("resource"))
 	if e != nil {
@@ -180,7 +180,7 @@ func validS256Challenge(c string) bool {
 func (s *Server) redirectError(w http.ResponseWriter, redirectURI, state string, e *oauthError, status int) {
 	v := url.Values{"error": {e.code}}
 	if e.description != "" {
-		v.Set("error_description", e.description)
+		v.Set("error_description", descriptionText(e.description))
 	}
 	if state != "" {
 		v.Set("state", state)

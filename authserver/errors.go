@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
@@ -170,7 +171,25 @@ func writeError(w http.ResponseWriter, e *oauthError) {
 	e.setHeaders(w.Header().Set)
 	body := map[string]string{"error": e.code}
 	if e.description != "" {
-		body["error_description"] = e.description
+		body["error_description"] = descriptionText(e.description)
 	}
 	writeJSON(w, e.status, body)
+}
+
+// descriptionText fits s to RFC 6749 §5.2's error_description: printable
+// ASCII without '"' and '\\', which become "'" and '/'; anything else becomes
+// '?'. Descriptions quote client input (parameter names, scopes), so this
+// runs where every description leaves rather than where each is made.
+func descriptionText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\':
+			return '/'
+		case r < 0x20 || r > 0x7e:
+			return '?'
+		}
+		return r
+	}, s)
 }

@@ -57,7 +57,7 @@ func (s *Server) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.Toke
 	}
 	scope, refused := narrowScope(strings.Fields(f.Scope), tgr.Scope)
 	if refused != "" {
-		return nil, errInvalidScope("scope %q was not granted; a refresh may only ask for the granted scope (%s) or less", truncate(refused, 64), f.Scope)
+		return nil, errInvalidScope("scope '%s' was not granted; a refresh may only ask for the granted scope (%s) or less", truncate(refused, 64), f.Scope)
 	}
 	now := s.cfg.Now()
 	jti := accesstoken.NewID()

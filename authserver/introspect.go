@@ -13,14 +13,19 @@ import (
 	"github.com/scimgate/scimgate/internal/grants"
 )
 
-// inspect verifies a presented access token for introspection or
-// revocation on behalf of caller. It returns nil claims for anything that is
-// not a live token of the caller's tenant: RFC 7662 answers those with
-// active:false and nothing else, so another tenant's token looks exactly
-// like garbage.
+// inspect verifies a presented access token for introspection on behalf of
+// caller. It returns nil claims for anything that is not a live token of the
+// caller's tenant: RFC 7662 answers those with active:false and nothing
+// else, so another tenant's token looks exactly like garbage. Live is judged
+// on this server's own clock: the verifier's leeway is for resource servers
+// whose clocks differ from the issuer's, and a token past its exp here is
+// not active (RFC 7662 §2.2).
 func (s *Server) inspect(r *http.Request, caller *credentials.Client, token string) (*accesstoken.Claims, error) {
 	claims, err := s.verifier.Verify(token, "")
 	if err != nil || claims.TenantID != caller.TenantID {
+		return nil, nil
+	}
+	if now := s.cfg.Now(); !now.Before(claims.Expiry()) || claims.NotBefore != 0 && now.Unix() < claims.NotBefore {
 		return nil, nil
 	}
 	revoked, err := s.deps.Revocations.Revoked(r.Context(), claims.ID)
@@ -67,7 +72,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 
 // handleRevoke is POST /oauth2/revoke (RFC 7009). Unknown, malformed and
 // already expired tokens are answered 200 like successful revocations
-// (§2.2). A token of another tenant is refused and stays valid (§2.1).
+// (§2.2). A token issued to another client, of this tenant or another, is
+// refused and stays valid (§2.1): one tenant's Okta app must not be able to
+// disconnect its Entra app. Operators revoke any token with the admin API.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	caller, token, e := s.tokenRequestOf(w, r)
 	if e != nil {
@@ -83,9 +90,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, struct{}{})
 		return
 	}
-	if claims.TenantID != caller.TenantID {
-		s.fail(w, r, &oauthError{code: "unauthorized_client", description: "the token was not issued to this client's tenant",
-			status: http.StatusBadRequest, reason: "other_tenant"})
+	if e := notIssuedTo(caller, claims.TenantID, claims.ClientID); e != nil {
+		s.fail(w, r, e)
 		return
 	}
 	until := claims.Expiry().Add(s.cfg.Leeway + time.Second)
@@ -146,9 +152,9 @@ func (s *Server) revokeRefresh(w http.ResponseWriter, r *http.Request, caller *c
 	case err != nil:
 		s.fail(w, r, errUnavailable(err))
 		return
-	case f.TenantID != caller.TenantID:
-		s.fail(w, r, &oauthError{code: "unauthorized_client", description: "the token was not issued to this client's tenant",
-			status: http.StatusBadRequest, reason: "other_tenant"})
+	}
+	if e := notIssuedTo(caller, f.TenantID, f.ClientID); e != nil {
+		s.fail(w, r, e)
 		return
 	}
 	revoked, err := s.deps.Grants.RevokeFamily(ctx, f.ID, "revoked_by_client")
@@ -163,6 +169,23 @@ func (s *Server) revokeRefresh(w http.ResponseWriter, r *http.Request, caller *c
 	s.cfg.Audit.Record(ctx, audit.TokenRevoked, slog.String("tenant", caller.TenantID), slog.String("by_client_id", caller.ID),
 		slog.String("client_id", f.ClientID), slog.String("family", f.ID))
 	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// notIssuedTo refuses the revocation of a token of tenant and client that
+// caller did not receive (RFC 7009 §2.1). The reason tells audit and
+// metrics a probe across tenants from a mistake within one.
+func notIssuedTo(caller *credentials.Client, tenant, client string) *oauthError {
+	var reason string
+	switch {
+	case tenant != caller.TenantID:
+		reason = "other_tenant"
+	case client != caller.ID:
+		reason = "other_client"
+	default:
+		return nil
+	}
+	return &oauthError{code: "unauthorized_client", description: "the token was not issued to this client",
+		status: http.StatusBadRequest, reason: reason}
 }
 
 // tokenRequestOf parses an introspection or revocation request and

@@ -3,6 +3,7 @@ package authserver
 import (
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/grants"
@@ -22,8 +23,14 @@ func TestRefreshTokenIntrospectionAndRevocation(t *testing.T) {
 	if _, _, intro := ce.post(IntrospectPath, url.Values{"token": {rt}}, other); len(intro) != 1 || intro["active"] != false {
 		t.Fatalf("another tenant sees the refresh token: %v", intro)
 	}
-	if status, _, _ := ce.post(RevokePath, url.Values{"token": {rt}}, other); status != 400 {
-		t.Fatalf("cross-tenant revoke: %d", status)
+	peer, peerSecret := ce.newClient(credentials.ClientSpec{TenantID: "acme", Name: "Peer", Audiences: []string{testAudience}})
+	for name, other := range map[string]string{"other tenant": basic(globex, globexSecret), "same tenant, other client": basic(peer, peerSecret)} {
+		if status, _, body := ce.post(RevokePath, url.Values{"token": {rt}}, map[string]string{"Authorization": other}); status != 400 || body["error"] != "unauthorized_client" {
+			t.Fatalf("%s revokes the refresh token: %d %v", name, status, body)
+		}
+	}
+	if _, _, intro := ce.post(IntrospectPath, url.Values{"token": {rt}}, ce.oktaAuth()); intro["active"] != true {
+		t.Fatalf("a refused revocation revoked the family: %v", intro)
 	}
 	if status, _, _ := ce.post(RevokePath, url.Values{"token": {grants.NewRefreshToken("AAAAAAAAAAAAAAAAAAAAAA")}}, ce.oktaAuth()); status != 200 {
 		t.Fatalf("unknown refresh token: %d", status)
@@ -38,5 +45,27 @@ func TestRefreshTokenIntrospectionAndRevocation(t *testing.T) {
 	}
 	if status, _, body := ce.post(TokenPath, refreshForm(rt), ce.oktaAuth()); status != 400 || body["error"] != "invalid_grant" {
 		t.Fatalf("refresh after revocation: %d %v", status, body)
+	}
+}
+
+// E23 on the server's own clock: the verifier's leeway lets resource
+// servers with other clocks accept a token briefly past exp, but
+// introspection here says it is no longer active.
+func TestIntrospectionOfExpiredToken(t *testing.T) {
+	ce := newCodeEnv(t)
+	self := map[string]string{"Authorization": basic(ce.clientID, ce.secret)}
+	_, _, body := ce.post(TokenPath, ccForm(), self)
+	tok := body["access_token"].(string)
+	claims, err := ce.verifier.Verify(tok, testAudience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce.clock.Advance(claims.Expiry().Sub(ce.clock.Now()) - time.Second)
+	if _, _, intro := ce.post(IntrospectPath, url.Values{"token": {tok}}, self); intro["active"] != true {
+		t.Fatalf("a second before exp: %v", intro)
+	}
+	ce.clock.Advance(2 * time.Second)
+	if _, _, intro := ce.post(IntrospectPath, url.Values{"token": {tok}}, self); len(intro) != 1 || intro["active"] != false {
+		t.Fatalf("a second after exp, inside the verifier's leeway: %v", intro)
 	}
 }

@@ -37,7 +37,7 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError)
 		query, queryErr = url.ParseQuery(r.URL.RawQuery)
 		for _, k := range queryForbidden {
 			if query.Has(k) {
-				return nil, errInvalidRequest("parameter %q must be sent in the request body, not the URL", k)
+				return nil, errInvalidRequest("parameter '%s' must be sent in the request body, not the URL", k)
 			}
 		}
 	}
@@ -54,7 +54,7 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError)
 		return nil, errInvalidRequest("the request body is not valid form encoding") // as ParseForm reports it
 	}
 	if k, ok := repeatedParameter(form); ok {
-		return nil, errInvalidRequest("parameter %q is repeated", k)
+		return nil, errInvalidRequest("parameter '%s' is repeated", truncate(k, 32))
 	}
 	r.PostForm, r.Form = form, form
 	if len(query) > 0 {

@@ -26,7 +26,7 @@ func parseFormByParseForm(w http.ResponseWriter, r *http.Request) (url.Values, *
 	q := r.URL.Query()
 	for _, k := range queryForbidden {
 		if q.Has(k) {
-			return nil, errInvalidRequest("parameter %q must be sent in the request body, not the URL", k)
+			return nil, errInvalidRequest("parameter '%s' must be sent in the request body, not the URL", k)
 		}
 	}
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -44,7 +44,7 @@ func parseFormByParseForm(w http.ResponseWriter, r *http.Request) (url.Values, *
 	// Of several repeated parameters, the first in byte order is named.
 	for _, k := range slices.Sorted(maps.Keys(r.PostForm)) {
 		if len(r.PostForm[k]) > 1 {
-			return nil, errInvalidRequest("parameter %q is repeated", k)
+			return nil, errInvalidRequest("parameter '%s' is repeated", truncate(k, 32))
 		}
 	}
 	return r.PostForm, nil

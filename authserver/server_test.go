@@ -152,7 +152,21 @@ func (e *env) do(req *http.Request) (int, http.Header, map[string]any) {
 	if err := json.Unmarshal(raw, &body); err != nil {
 		e.t.Fatalf("%s %s: status %d, body is not JSON: %q", req.Method, req.URL.Path, resp.StatusCode, raw)
 	}
+	if d, ok := body["error_description"].(string); ok && !isErrorDescription(d) {
+		e.t.Errorf("%s %s: error_description %q has characters RFC 6749 §5.2 does not allow", req.Method, req.URL.Path, d)
+	}
 	return resp.StatusCode, resp.Header, body
+}
+
+// isErrorDescription reports whether d is made of RFC 6749 §5.2's
+// error_description characters: %x20-21 / %x23-5B / %x5D-7E.
+func isErrorDescription(d string) bool {
+	for i := 0; i < len(d); i++ {
+		if c := d[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func basic(id, sec string) string {
@@ -573,9 +587,11 @@ func TestIntrospectionAndRevocation(t *testing.T) {
 		t.Fatalf("introspection without token: %d %v", status, body)
 	}
 
-	// F25: another tenant cannot revoke it.
-	if status, _, body := e.post(RevokePath, url.Values{"token": {tok}}, map[string]string{"Authorization": basic(globex, globexSecret)}); status != 400 || body["error"] == nil {
-		t.Fatalf("F25 cross-tenant revoke: %d %v", status, body)
+	// F25: neither another tenant nor another client of the same tenant can revoke it.
+	for name, other := range map[string]string{"other tenant": basic(globex, globexSecret), "same tenant, other client": basic(peer, peerSecret)} {
+		if status, _, body := e.post(RevokePath, url.Values{"token": {tok}}, map[string]string{"Authorization": other}); status != 400 || body["error"] != "unauthorized_client" {
+			t.Fatalf("F25 %s revokes: %d %v", name, status, body)
+		}
 	}
 	if _, _, intro := e.post(IntrospectPath, url.Values{"token": {tok}}, self); intro["active"] != true {
 		t.Fatal("F25 token no longer active after a refused revocation")

@@ -179,7 +179,7 @@ func grantScope(c *credentials.Client, requested string) (string, *oauthError) {
 	}
 	granted, refused := narrowScope(defaults, requested)
 	if refused != "" {
-		return "", errInvalidScope("scope %q is not allowed for this client; allowed: %s (or leave scope empty)", truncate(refused, 64), strings.Join(defaults, " "))
+		return "", errInvalidScope("scope '%s' is not allowed for this client; allowed: %s (or leave scope empty)", truncate(refused, 64), strings.Join(defaults, " "))
 	}
 	return granted, nil
 }
@@ -221,7 +221,7 @@ func grantAudiences(c *credentials.Client, resource string) ([]string, *oauthErr
 
 func truncate(s string, n int) string {
 	if len(s) > n {
-		return s[:n] + "…"
+		return s[:n] + "..."
 	}
 	return s
 }
