@@ -66,9 +66,10 @@ func parseAuthorization(values []string, rawQuery string, rawAPIKey bool) (crede
 	}
 	scheme, rest, spaced := strings.Cut(v, " ")
 	if !spaced {
-		// No scheme: Okta's Header mode sends the key itself.
+		// No scheme: Okta's Header mode sends the key itself. "Bearer "
+		// arrives here as "Bearer": HTTP servers trim a value's trailing space.
 		switch {
-		case v == "":
+		case v == "" || strings.EqualFold(v, "Bearer"):
 			return kindNone, "", problemMalformed
 		case rawAPIKey && secret.LooksLikeAPIKey(v) && isToken68(v):
 			return kindAPIKey, v, nil

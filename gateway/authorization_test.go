@@ -39,6 +39,7 @@ func TestParseAuthorization(t *testing.T) {
 		{name: "other scheme", values: []string{"Token abc"}, status: 401, reason: "unsupported_scheme"},
 		{name: "bearer not a token (Okta A5)", values: []string{"Bearer not-a-token"}, status: 401, reason: "unrecognised_token"},
 		{name: "bearer empty", values: []string{"Bearer "}, status: 400, reason: "malformed"},
+		{name: "bearer empty, trimmed by the server", values: []string{"bearer"}, raw: true, status: 400, reason: "malformed"},
 		{name: "bearer two tokens", values: []string{"Bearer a b"}, status: 400, reason: "malformed"},
 		{name: "bearer bad characters", values: []string{"Bearer eyJ\x00.a.b"}, status: 400, reason: "malformed"},
 		{name: "empty header", values: []string{""}, status: 400, reason: "malformed"},

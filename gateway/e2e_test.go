@@ -344,6 +344,7 @@ func TestAuthorizationHeaderShapes(t *testing.T) {
 		{"Basic", "Basic dXNlcjpwYXNz", shared + "/Users", 401, `Bearer realm="scimgate"`},
 		{"not a token", "Bearer not-a-token", shared + "/Users", 401, `Bearer realm="scimgate", error="invalid_token"`},
 		{"malformed", "Bearer a b", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`},
+		{"Bearer without a token", "Bearer ", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`},
 		{"token in the query", bearer(tok), shared + "/Users?access_token=" + tok, 400, `Bearer realm="scimgate", error="invalid_request"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
