@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -513,4 +514,66 @@ func TestDisablingBites(t *testing.T) {
 	}
 	eventually("disabled tenant (JWT)", globexTok, "tenant disabled")
 	eventually("disabled tenant (API key)", bearer(s.globexKey), "tenant disabled")
+}
+
+// TestBodilessUpstreamAnswers: user services often answer with a bare
+// status (Content-Length: 0, what a Go handler that only calls WriteHeader
+// sends). Those answers are normalized like any other: Entra's probe still
+// gets an empty ListResponse, a delete 204, an error a SCIM error body.
+func TestBodilessUpstreamAnswers(t *testing.T) {
+	statuses := map[string]int{
+		http.MethodGet + " /Users":         http.StatusNotFound,
+		http.MethodGet + " /Groups":        http.StatusNotFound,
+		http.MethodGet + " /Users/missing": http.StatusNotFound,
+		http.MethodGet + " /Users/broken":  http.StatusInternalServerError,
+		http.MethodDelete + " /Users/abc":  http.StatusOK,
+		http.MethodPatch + " /Users/abc":   http.StatusNoContent,
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := http.StatusTeapot
+		for k, v := range statuses { // the route's upstream base path comes first
+			if method, p, _ := strings.Cut(k, " "); r.Method == method && strings.HasSuffix(r.URL.Path, p) {
+				status = v
+			}
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(up.Close)
+	s := newStack(t, stackOptions{upstream: up.URL})
+	tok := bearer(s.token(s.acme))
+	const patch = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+		emptyList, scimError     bool
+	}{
+		{"C-01 probe, upstream 404", http.MethodGet, shared + entraProbe, "", 200, true, false},
+		{"C-03 Groups probe, upstream 404", http.MethodGet, shared + "/Groups?excludedAttributes=members&filter=displayName+eq+%22" + probeGUID + "%22", "", 200, true, false},
+		{"U-08 unknown user", http.MethodGet, shared + "/Users/missing", "", 404, false, true},
+		{"upstream 500", http.MethodGet, shared + "/Users/broken", "", 500, false, true},
+		{"U-28 delete answered 200", http.MethodDelete, shared + "/Users/abc", "", 204, false, false},
+		{"patch answered 204", http.MethodPatch, shared + "/Users/abc", patch, 204, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(tc.method, tc.path, tok, tc.body, "Content-Type", "application/scim+json")
+			switch {
+			case tc.scimError:
+				wantError(t, r, tc.status)
+			case r.status != tc.status:
+				t.Fatalf("status %d body %q, want %d", r.status, r.body, tc.status)
+			case tc.emptyList:
+				var list struct {
+					Schemas      []string
+					TotalResults *int
+					Resources    []any
+				}
+				if err := json.Unmarshal([]byte(r.body), &list); err != nil || list.TotalResults == nil || *list.TotalResults != 0 ||
+					len(list.Schemas) != 1 || list.Schemas[0] != "urn:ietf:params:scim:api:messages:2.0:ListResponse" {
+					t.Fatalf("not an empty ListResponse: %q", r.body)
+				}
+			case r.body != "":
+				t.Fatalf("body %q, want none", r.body)
+			}
+		})
+	}
 }

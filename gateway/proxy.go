@@ -238,10 +238,17 @@ func (p *proxy) modifyResponse(resp *http.Response, ex *exchange) error {
 			h["Location"] = []string{s}
 		}
 	}
-	if ex.in.Method == http.MethodHead || resp.Body == nil || resp.Body == http.NoBody ||
+	// An empty answer is normalized too: user services often answer a bare
+	// 404 or 200 (Content-Length: 0), and those are the answers the
+	// normalizer turns into an empty ListResponse, a 204 or a SCIM error.
+	bodiless := resp.Body == nil || resp.Body == http.NoBody
+	if ex.in.Method == http.MethodHead || bodiless && !ex.normalize ||
 		h.Get("Content-Encoding") != "" && h.Get("Content-Encoding") != "identity" {
 		p.g.recordWrite(ex, resp.StatusCode, h, nil)
 		return nil
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
 	}
 
 	buf := p.bodies.Get().(*bytes.Buffer)
