@@ -577,3 +577,25 @@ func TestBodilessUpstreamAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestPathEncodingReachesUpstream: the upstream reads the path after the
+// prefix as the client encoded it. "a%3Bb" decoded to "a;b" would reach
+// user "a" on servers that cut path parameters at ";".
+func TestPathEncodingReachesUpstream(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	tok := bearer(s.token(s.acme))
+	for _, tc := range []struct{ sent, want string }{
+		{shared + "/Users/plain", "/legacy/Users/plain"},
+		{shared + "/Users/a%3Bb", "/legacy/Users/a%3Bb"},
+		{shared + "/Users/a%2Bb%3D", "/legacy/Users/a%2Bb%3D"},
+		{shared + "/Users/a%26b%24%2C", "/legacy/Users/a%26b%24%2C"},
+		{shared + "/Users/caf%C3%A9%20x", "/legacy/Users/caf%C3%A9%20x"},
+		{shared + "//Users//a%3Bb/", "/legacy/Users/a%3Bb"},
+		{shared + "/Users/a;b", "/legacy/Users/a;b"},
+	} {
+		s.do(http.MethodGet, tc.sent, tok, "")
+		if got := s.up.last().EscapedPath; got != tc.want {
+			t.Errorf("%s reached the upstream as %s, want %s", tc.sent, got, tc.want)
+		}
+	}
+}

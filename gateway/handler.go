@@ -156,6 +156,9 @@ func (rt *route) forward(w http.ResponseWriter, r *http.Request, p *principal, t
 		normalize:    rt.dialect != scim.Off,
 		in:           scim.Request{Method: r.Method, Path: rest, RawQuery: r.URL.RawQuery, Header: r.Header},
 	}
+	if r.URL.RawPath != "" {
+		ex.upstreamRawPath = rt.upstreamRawPath + rawRest(rest, r.URL.RawPath)
+	}
 	if ex.requestID[0] == "" {
 		ex.requestID[0] = requestid.New()
 	}

@@ -51,12 +51,15 @@ type exchange struct {
 	tenantInPath string
 	requestID    [1]string // X-Request-Id, as the header value slice
 	upstreamPath string
-	rawQuery     string
-	contentType  string // the normalized Content-Type, or "" to keep the client's
-	dialect      scim.Dialect
-	normalize    bool
-	in           scim.Request // the client's request, for the response normalizer
-	event        string       // audit event of a write, or ""
+	// upstreamRawPath is the client's encoding of upstreamPath when it
+	// differs from the canonical one, else "".
+	upstreamRawPath string
+	rawQuery        string
+	contentType     string // the normalized Content-Type, or "" to keep the client's
+	dialect         scim.Dialect
+	normalize       bool
+	in              scim.Request // the client's request, for the response normalizer
+	event           string       // audit event of a write, or ""
 }
 
 // proxy relays requests to the upstreams of every route: one upstream
@@ -164,7 +167,7 @@ func (p *proxy) relay(w http.ResponseWriter, r *http.Request, ex *exchange, body
 func (p *proxy) outbound(r *http.Request, ex *exchange, body []byte) *http.Request {
 	rt := ex.route
 	out := r.WithContext(ex.ctx)
-	out.URL = &url.URL{Scheme: rt.upstream.Scheme, Host: rt.upstream.Host, Path: ex.upstreamPath,
+	out.URL = &url.URL{Scheme: rt.upstream.Scheme, Host: rt.upstream.Host, Path: ex.upstreamPath, RawPath: ex.upstreamRawPath,
 		// The query exactly as the normalizer produced it: SCIM filters
 		// keep their quotes, "+" and %22.
 		RawQuery: ex.rawQuery}

@@ -35,8 +35,9 @@ type route struct {
 	// afterTenant is the rest of a per-tenant prefix, after {tenant}.
 	afterTenant string
 
-	upstream     *url.URL // scheme and host of the upstream
-	upstreamPath string   // the upstream base path, without a trailing slash
+	upstream        *url.URL // scheme and host of the upstream
+	upstreamPath    string   // the upstream base path, without a trailing slash
+	upstreamRawPath string   // upstreamPath as it goes on the wire
 	// upstreamBase and its JSON-escaped twin (http:\/\/…) are what the
 	// upstream writes into Location and meta.location; they are rewritten
 	// to the public URL.
@@ -112,6 +113,7 @@ func compileRoute(g *Gateway, c config.Route, issuer, publicURL string) (*route,
 		literal:              c.Prefix[:strings.Index(c.Prefix+"{", "{")],
 		upstream:             &url.URL{Scheme: u.Scheme, Host: u.Host},
 		upstreamPath:         strings.TrimSuffix(u.Path, "/"),
+		upstreamRawPath:      strings.TrimSuffix(u.EscapedPath(), "/"),
 		publicPrefix:         publicURL + c.Prefix,
 		audience:             c.Audience,
 		rawAPIKey:            c.RawAPIKey,
@@ -275,18 +277,47 @@ func cleanRest(rest, rawPath string) (string, *scim.Error) {
 			}
 		}
 	}
-	if !strings.Contains(rest, "//") && !strings.HasSuffix(rest, "/") {
-		return rest, nil
+	return cleanSlashes(rest), nil
+}
+
+// rawRest is the client's own encoding of rest, the path after the route
+// prefix as cleanRest left it, taken from the end of rawPath, the client's
+// escaped path. The upstream then reads what the client wrote: an id sent
+// as "a%3Bb" must not arrive as "a;b", which many servers cut at the ";".
+// Separators are never encoded (cleanRest refuses %2F), so the raw path
+// has rest's segments, plus the empty ones cleanRest dropped.
+func rawRest(rest, rawPath string) string {
+	segments := strings.Count(rest, "/")
+	end := len(rawPath)
+	for i := len(rawPath) - 1; i >= 0 && segments > 0; i-- {
+		if rawPath[i] != '/' {
+			continue
+		}
+		if i+1 < end {
+			segments--
+			if segments == 0 {
+				return cleanSlashes(rawPath[i:])
+			}
+		}
+		end = i
+	}
+	return rest
+}
+
+// cleanSlashes drops empty segments from p, which starts with "/".
+func cleanSlashes(p string) string {
+	if !strings.Contains(p, "//") && !strings.HasSuffix(p, "/") {
+		return p
 	}
 	var b strings.Builder
-	b.Grow(len(rest))
-	for seg := range strings.SplitSeq(rest, "/") {
+	b.Grow(len(p))
+	for seg := range strings.SplitSeq(p, "/") {
 		if seg != "" {
 			b.WriteByte('/')
 			b.WriteString(seg)
 		}
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 // containsFold reports whether s contains sub, ignoring ASCII case.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -274,6 +275,7 @@ func FuzzPath(f *testing.F) {
 	for _, s := range []string{"/Users", "//Users/", "/Users/../admin", "/..%2f", "/Users/a%2fb", "/Me/x", "/Users/.search", "/Schemas/urn:x", "/\x00"} {
 		f.Add(s, "")
 		f.Add(s, "/scim/v2"+s)
+		f.Add(s, "/scim/v2"+strings.ReplaceAll(s, "U", "%55"))
 	}
 	f.Fuzz(func(t *testing.T, rest, raw string) {
 		clean, err := cleanRest(rest, raw)
@@ -288,9 +290,31 @@ func FuzzPath(f *testing.F) {
 				t.Fatalf("cleanRest(%q) = %q keeps a dot segment", rest, clean)
 			}
 		}
+		// A raw path that decodes to a prefix and rest, separators not
+		// encoded: rawRest gives the encoding of exactly the clean rest.
+		if dec, err := url.PathUnescape(raw); err == nil && strings.HasSuffix(dec, rest) && strings.Count(dec, "/") == strings.Count(raw, "/") {
+			if got, err := url.PathUnescape(rawRest(clean, raw)); err != nil || got != clean {
+				t.Fatalf("rawRest(%q, %q) = %q, decodes to %q, want %q", clean, raw, rawRest(clean, raw), got, clean)
+			}
+		}
 		tg, cerr := classify(clean)
 		if cerr == nil && (strings.Contains(tg.id, "/") || tg.id != "" && tg.id[0] == '.' || tg.allow == "") {
 			t.Fatalf("classify(%q) = %+v", clean, tg)
 		}
 	})
+}
+
+func TestRawRest(t *testing.T) {
+	for _, tc := range []struct{ rest, rawPath, want string }{
+		{"", "/scim/v2", ""},
+		{"/Users/a;b", "/scim/v2/Users/a%3Bb", "/Users/a%3Bb"},
+		{"/Users/a;b", "/scim/v2//Users/a%3Bb//", "/Users/a%3Bb"},
+		{"/Users/a;b", "/t/ac%6De/scim/v2/Users/a%3Bb", "/Users/a%3Bb"},
+		{"/Users", "/Users", "/Users"},
+		{"/Users/x", "/x", "/Users/x"}, // fewer raw segments than rest: rest itself
+	} {
+		if got := rawRest(tc.rest, tc.rawPath); got != tc.want {
+			t.Errorf("rawRest(%q, %q) = %q, want %q", tc.rest, tc.rawPath, got, tc.want)
+		}
+	}
 }

@@ -38,6 +38,7 @@ type upstream struct {
 
 type seenRequest struct {
 	Method, Path, RawQuery string
+	EscapedPath            string // the path as it came on the wire
 	Header                 http.Header
 	Body                   string
 }
@@ -68,7 +69,7 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	u.mu.Lock()
-	u.seen = append(u.seen, seenRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), string(body)})
+	u.seen = append(u.seen, seenRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.URL.EscapedPath(), r.Header.Clone(), string(body)})
 	u.mu.Unlock()
 	if d, err := time.ParseDuration(r.Header.Get("X-Test-Delay")); err == nil {
 		select {
