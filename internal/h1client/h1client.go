@@ -77,9 +77,11 @@ func (t *Transport) RoundTripDeadline(req *http.Request, deadline time.Time) (*h
 	ctx := req.Context()
 	// A request that may be sent twice needs no look at an idle
 	// connection first: if the server closed it, the request fails before
-	// any answer and goes again on a new one.
+	// any answer and goes again. The second time every idle connection is
+	// looked at: an upstream that closes idle connections after a few
+	// seconds (gunicorn, Node, uvicorn) has closed the others too.
 	look := !replayable(req)
-	for retried := false; ; retried = true {
+	for retried := false; ; retried, look = true, true {
 		c, reused := t.idleConn(addr, look)
 		if c == nil {
 			var err error
@@ -390,11 +392,13 @@ func isChunked(resp *http.Response) bool {
 }
 
 // done ends a round trip: the connection goes back to the pool, its watch
-// and deadline cleared, when the answer was read whole and neither side
-// asked to close it.
+// and deadline cleared, when the answer was read whole, neither side asked
+// to close it and nothing follows the answer. Bytes after it (a HEAD or
+// 204 answered with a body, a stray CRLF) would be read as the next
+// request's answer.
 func (c *conn) done(reusable bool) {
 	c.watch = watch{}
-	if reusable && c.nc.SetDeadline(time.Time{}) == nil {
+	if reusable && c.br.Buffered() == 0 && c.nc.SetDeadline(time.Time{}) == nil {
 		c.t.release(c)
 		return
 	}

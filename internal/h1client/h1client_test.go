@@ -428,3 +428,56 @@ func BenchmarkRoundTrip(b *testing.B) {
 		resp.Body.Close()
 	}
 }
+
+// An upstream that closes connections idle longer than its keep-alive
+// timeout: after a pause every pooled connection is closed, and a GET that
+// takes one of them goes again on a live one, not on the next closed one.
+func TestUpstreamIdleTimeoutClosesThePool(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond) // keeps the three requests on three connections
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.IdleTimeout = 100 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := &Transport{}
+	defer tr.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { do(t, tr, "GET", srv.URL+"/", "") })
+	}
+	wg.Wait()
+	time.Sleep(300 * time.Millisecond)
+	for _, method := range []string{"GET", "HEAD", "GET"} {
+		if resp, _ := do(t, tr, method, srv.URL+"/", ""); resp.StatusCode != 200 {
+			t.Fatalf("%s after the upstream closed its idle connections: %d", method, resp.StatusCode)
+		}
+	}
+}
+
+// Bytes after an answer are not taken for the next request's answer: the
+// connection they came on is not reused.
+func TestBytesAfterTheAnswer(t *testing.T) {
+	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	tests := []struct {
+		name, method, answer string
+	}{
+		{"HEAD answered with a body", "HEAD", ok},
+		{"204 with a body", "DELETE", "HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n{}"},
+		{"CRLF after the body", "GET", ok + "\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The first request on each connection gets the answer under
+			// test, GETs after it a plain one.
+			addr, accepted, _ := rawServer(t, tt.answer, ok)
+			tr := &Transport{}
+			defer tr.CloseIdleConnections()
+			do(t, tr, tt.method, "http://"+addr+"/", "")
+			do(t, tr, tt.method, "http://"+addr+"/", "")
+			if n := accepted.Load(); n != 2 {
+				t.Fatalf("%d connections, want 2: the first must not be reused", n)
+			}
+		})
+	}
+}
