@@ -1,11 +1,15 @@
 package gateway_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -424,6 +428,32 @@ func TestUpstreamFailures(t *testing.T) {
 		case <-s.up.canceled:
 		case <-time.After(5 * time.Second):
 			t.Fatal("the upstream request was not cancelled at the timeout")
+		}
+	})
+	t.Run("client half-closes", func(t *testing.T) {
+		// Sending the request, then shutting the write side, cancels it
+		// upstream as a client gone would; the client still reading gets
+		// an error, never an empty 200 it could take for a done create.
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"half"}`
+		fmt.Fprintf(conn, "POST %s/Users HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nX-Test-Delay: 5s\r\nContent-Type: application/scim+json\r\nContent-Length: %d\r\n\r\n%s",
+			shared, tok, len(body), body)
+		conn.(*net.TCPConn).CloseWrite()
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		wantError(t, response{resp.StatusCode, resp.Header, string(b)}, 502)
+		select {
+		case <-s.up.canceled:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the upstream request outlived the client")
 		}
 	})
 	t.Run("client goes away", func(t *testing.T) {

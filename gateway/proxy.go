@@ -406,28 +406,42 @@ func escapeSlashes(s string) string {
 }
 
 // fail answers a request the upstream did not: 504 when the route's
-// timeout passed, 502 when the upstream could not be reached or broke off,
-// and nothing when the client itself went away (its request was cancelled
-// upstream with it).
+// timeout passed, 502 when the upstream could not be reached (a connect
+// that timed out too) or broke off. A client that went away, or only
+// half-closed its connection, had its request cancelled upstream with it;
+// it is recorded as nginx's 499 but still answered, so that a client still
+// reading never takes the server's empty default answer for a success.
 func (p *proxy) fail(w http.ResponseWriter, ex *exchange, err error) {
-	var status int
-	var e *scim.Error
-	var ne net.Error
-	switch {
-	case ex.ctx.Err() != nil:
+	if ex.ctx.Err() != nil {
 		p.g.log.DebugContext(ex.ctx, "gateway: client went away", "route", ex.route.prefix, "err", err)
-		p.g.recordWrite(ex, 499, nil, nil) // nginx's "client closed request"
+		p.g.recordWrite(ex, 499, nil, nil)
+		writeError(w, errClientGone)
 		return
-	case !time.Now().Before(ex.deadline) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-		status = http.StatusGatewayTimeout
-		e = &scim.Error{Status: status, Detail: "the upstream service did not answer within " + ex.route.timeout.String()}
-	default:
-		status = http.StatusBadGateway
-		e = &scim.Error{Status: status, Detail: "the upstream service is unavailable"}
 	}
-	p.g.log.WarnContext(ex.ctx, "gateway: upstream failed", "route", ex.route.prefix, "status", status, "err", err)
-	p.g.recordWrite(ex, status, nil, nil)
+	e := &scim.Error{Status: http.StatusBadGateway, Detail: "the upstream service is unavailable"}
+	if upstreamTimedOut(err, !time.Now().Before(ex.deadline)) {
+		e = &scim.Error{Status: http.StatusGatewayTimeout, Detail: "the upstream service did not answer within " + ex.route.timeout.String()}
+	}
+	p.g.log.WarnContext(ex.ctx, "gateway: upstream failed", "route", ex.route.prefix, "status", e.Status, "err", err)
+	p.g.recordWrite(ex, e.Status, nil, nil)
 	writeError(w, e)
+}
+
+var errClientGone = &scim.Error{Status: http.StatusBadGateway, Detail: "the request was cancelled: the client closed its connection"}
+
+// upstreamTimedOut reports whether a round trip that failed with err ran
+// out of the route's time (deadlinePassed: its deadline is behind us). A
+// connect that timed out earlier is the dialer's own limit: the upstream
+// could not be reached, which is a 502.
+func upstreamTimedOut(err error, deadlinePassed bool) bool {
+	if deadlinePassed {
+		return true
+	}
+	if oe := (*net.OpError)(nil); errors.As(err, &oe) && oe.Op == "dial" {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // copyBody sends the answer's body to the client: a buffered one in one

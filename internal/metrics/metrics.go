@@ -257,11 +257,17 @@ func (m *Metrics) Upstream(route string, status int, err error, elapsed time.Dur
 	obs.Observe(elapsed.Seconds())
 }
 
+// upstreamError names err's kind as the gateway answers it: a connect
+// that timed out means the upstream could not be reached (502), not that
+// it was slow (504); the dialer's limit is shorter than route timeouts.
 func upstreamError(err error) string {
 	var ne net.Error
+	var oe *net.OpError
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "canceled"
+	case errors.As(err, &oe) && oe.Op == "dial":
+		return "unavailable"
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	}

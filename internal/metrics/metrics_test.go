@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,6 +55,7 @@ func TestRecordsWithBoundedLabels(t *testing.T) {
 	m.Upstream("/scim/v2", 201, nil, 3*time.Millisecond)
 	m.Upstream("/scim/v2", 0, context.DeadlineExceeded, time.Second)
 	m.Upstream("/scim/v2", 0, fmt.Errorf("dial: %w", syscall.ECONNREFUSED), time.Millisecond)
+	m.Upstream("/scim/v2", 0, &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}, 5*time.Second) // connect timed out: unreachable
 	m.Upstream("/scim/v2", 0, context.Canceled, time.Millisecond)
 
 	for _, c := range []struct {
@@ -72,7 +75,7 @@ func TestRecordsWithBoundedLabels(t *testing.T) {
 		{"cache miss", testutil.ToFloat64(m.cacheLookups.WithLabelValues("token", "miss")), 1},
 		{"rate limited", testutil.ToFloat64(m.rateLimited.WithLabelValues("tenant")), 1},
 		{"upstream timeout", testutil.ToFloat64(m.upstreamErrors.WithLabelValues("/scim/v2", "timeout")), 1},
-		{"upstream unavailable", testutil.ToFloat64(m.upstreamErrors.WithLabelValues("/scim/v2", "unavailable")), 1},
+		{"upstream unavailable", testutil.ToFloat64(m.upstreamErrors.WithLabelValues("/scim/v2", "unavailable")), 2},
 		{"upstream canceled", testutil.ToFloat64(m.upstreamErrors.WithLabelValues("/scim/v2", "canceled")), 1},
 	} {
 		if c.got != c.expect {
