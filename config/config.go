@@ -191,8 +191,9 @@ type Keys struct {
 
 // Tokens configures lifetimes. Per-client settings may narrow them further.
 type Tokens struct {
-	// AccessTTL is the default access-token lifetime, 5m to 24h. Entra
-	// requires 60m to 6h for its clients.
+	// AccessTTL is the access-token lifetime of clients created without
+	// their own --access-ttl, 5m to 24h, read when a token is issued. Entra
+	// requires 60m to 6h: for Entra clients it is clamped into that range.
 	AccessTTL time.Duration `yaml:"access_ttl"`
 	// CodeTTL is the authorization-code lifetime, 60s to 10m.
 	CodeTTL time.Duration `yaml:"code_ttl"`

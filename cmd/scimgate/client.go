@@ -73,7 +73,7 @@ it to the tenant.`,
 	fs.StringArrayVar(&req.Audiences, "audience", nil, "gateway route `AUDIENCE` the tokens are for (repeatable; default: the only route's)")
 	fs.StringVar(&req.OktaApp, "okta-app", "", "Okta app `NAME`: registers Okta's five callback URIs for it")
 	fs.StringArrayVar(&req.RedirectURIs, "redirect-uri", nil, "exact redirect `URI` for authorization-code clients (repeatable)")
-	fs.DurationVar(&accessTTL, "access-ttl", 0, "access-token lifetime (`DURATION`), 5m to 24h; Entra 1h to 6h (default 1h)")
+	fs.DurationVar(&accessTTL, "access-ttl", 0, "access-token lifetime (`DURATION`), 5m to 24h; Entra 1h to 6h (default: tokens.access_ttl, clamped to 1h-6h for Entra)")
 	fs.BoolVar(&req.RequirePKCE, "require-pkce", false, "require PKCE on the authorization-code flow")
 	lifetime := secretLifetimeFlags(fs)
 	c.RunE = func(c *cobra.Command, _ []string) error {
@@ -176,6 +176,15 @@ func activeSecrets(secrets []adminapi.ClientSecret) int {
 	return n
 }
 
+// accessTTL says where a client's token lifetime comes from when it is not
+// its own, since a change of tokens.access_ttl then changes it.
+func accessTTL(c *adminapi.Client) string {
+	if c.AccessTTLDefault {
+		return c.AccessTTL.String() + " (default: tokens.access_ttl)"
+	}
+	return c.AccessTTL.String()
+}
+
 func printClient(w io.Writer, c *adminapi.Client) {
 	pairs := [][2]string{
 		{"Client ID", c.ClientID},
@@ -186,7 +195,7 @@ func printClient(w io.Writer, c *adminapi.Client) {
 		{"Grant types", strings.Join(c.GrantTypes, " ")},
 		{"Scope", c.Scope},
 		{"Audiences", strings.Join(c.Audiences, " ")},
-		{"Access token TTL", c.AccessTTL.String()},
+		{"Access token TTL", accessTTL(c)},
 		{"SCIM base URL", scimBase(c.SCIMBaseURL, c.Audiences)},
 		{"Token URL", c.TokenEndpoint},
 	}

@@ -493,3 +493,26 @@ func TestConfigExampleChecksOK(t *testing.T) {
 		t.Fatalf("the printed example does not pass config check: %q", out.stderr)
 	}
 }
+
+// client show prints the lifetime tokens get, saying when it is
+// tokens.access_ttl's, which the CLI reads like serve, variables included.
+func TestClientShowsEffectiveAccessTTL(t *testing.T) {
+	c := newCLI(t, oneRoute)
+	c.vars = append(c.vars, "SCIMGATE_TOKENS_ACCESS_TTL=30m")
+	c.ok("tenant", "create", "acme")
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"api default":   {[]string{"--kind", "api"}, "Access token TTL  30m (default: tokens.access_ttl)\n"},
+		"entra clamped": {[]string{"--kind", "entra"}, "Access token TTL  1h (default: tokens.access_ttl)\n"},
+		"own":           {[]string{"--kind", "api", "--access-ttl", "15m"}, "Access token TTL  15m\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cl := okJSON[adminapi.ClientWithSecret](c, append([]string{"client", "create", "--tenant", "acme", "--name", name}, tc.args...)...)
+			if out := c.ok("client", "show", cl.ClientID); !strings.Contains(out, tc.want) {
+				t.Fatalf("client show:\n%s", out)
+			}
+		})
+	}
+}

@@ -144,7 +144,7 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 	if rt.Hasher, err = secret.NewHasher(master); err != nil {
 		return nil, err
 	}
-	rt.Credentials = credentials.New(rt.Store, rt.Hasher, credentials.Options{Logger: log})
+	rt.Credentials = credentials.New(rt.Store, rt.Hasher, credentials.Options{Logger: log, DefaultAccessTTL: cfg.Tokens.AccessTTL})
 	rt.Keys, err = keys.New(rt.Store, master, keys.Options{
 		Algorithm:        keys.Algorithm(cfg.Keys.Algorithm),
 		RotationInterval: cfg.Keys.RotationInterval,

@@ -464,8 +464,9 @@ func (l *Local) clientView(c *credentials.Client) *Client {
 	v := &Client{
 		ClientID: c.ID, ClientIDIssuedAt: c.Created.Unix(), TenantID: c.TenantID, Name: c.Name, Kind: string(c.Kind),
 		GrantTypes: nonNil(c.GrantTypes), Scope: strings.Join(c.Scopes, " "), Audiences: nonNil(c.Audiences),
-		RedirectURIs: nonNil(c.RedirectURIs), AccessTTL: Duration(c.AccessTTL), RequirePKCE: c.RequirePKCE,
-		Disabled: c.Disabled, Secrets: secrets,
+		RedirectURIs: nonNil(c.RedirectURIs), AccessTTL: Duration(l.creds.AccessTTL(c)), AccessTTLDefault: c.AccessTTL == 0,
+		RequirePKCE: c.RequirePKCE,
+		Disabled:    c.Disabled, Secrets: secrets,
 		TokenEndpoint: l.site.TokenEndpoint(), SCIMBaseURL: l.site.SCIMBaseURL(c.TenantID, c.Audiences),
 	}
 	if c.AllowsGrant(credentials.GrantAuthorizationCode) {

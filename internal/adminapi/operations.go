@@ -114,7 +114,11 @@ type Client struct {
 	Scope            string   `json:"scope"`
 	Audiences        []string `json:"audiences"`
 	RedirectURIs     []string `json:"redirect_uris"`
+	// AccessTTL is the lifetime its tokens get: its own, or, when
+	// AccessTTLDefault, the server's tokens.access_ttl (for Entra clients
+	// clamped to 1h–6h).
 	AccessTTL        Duration `json:"access_ttl"`
+	AccessTTLDefault bool     `json:"access_ttl_default"`
 	RequirePKCE      bool     `json:"require_pkce"`
 	Disabled         bool     `json:"disabled"`
 	// Secrets describes each secret; the secrets themselves are not kept.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/config"
+	"github.com/scimgate/scimgate/internal/adminapi"
 )
 
 const newUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","active":true}`
@@ -376,5 +377,45 @@ func TestDemoUpstreamLocations(t *testing.T) {
 	r = s.do(http.MethodGet, "/scim/v2/Users/"+created.ID, "", "Authorization", "Bearer "+token)
 	if r.status != http.StatusOK || !strings.Contains(r.body, `"location":"`+want+`"`) {
 		t.Fatalf("read: %d %s", r.status, r.body)
+	}
+}
+
+// tokens.access_ttl is the lifetime of clients without their own, clamped to
+// Entra's 1h–6h for Entra clients; a client's own --access-ttl wins.
+func TestConfiguredAccessTTL(t *testing.T) {
+	for name, tc := range map[string]struct {
+		configured           time.Duration
+		entra, api, apiOwn15 int // expires_in
+	}{
+		"30m": {30 * time.Minute, 3600, 1800, 900},
+		"3h":  {3 * time.Hour, 3 * 3600, 3 * 3600, 900},
+		"8h":  {8 * time.Hour, 6 * 3600, 8 * 3600, 900},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := startServer(t, serverOptions{config: func(c *config.Config) { c.Tokens.AccessTTL = tc.configured }})
+			creds := s.newCredentials("acme")
+			newClient := func(own time.Duration) (string, string) {
+				c, err := s.ops.CreateClient(context.Background(), adminapi.NewClient{TenantID: "acme", Name: "API", Kind: "api",
+					Audiences: []string{testIssuer + "/scim/v2"}, AccessTTL: adminapi.Duration(own)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c.ClientID, c.ClientSecret
+			}
+			apiID, apiSecret := newClient(0)
+			ownID, ownSecret := newClient(15 * time.Minute)
+			for _, c := range []struct {
+				id, secret string
+				want       int
+			}{{creds.clientID, creds.clientSecret, tc.entra}, {apiID, apiSecret, tc.api}, {ownID, ownSecret, tc.apiOwn15}} {
+				_, resp := s.token(c.id, c.secret)
+				var body struct {
+					ExpiresIn int `json:"expires_in"`
+				}
+				if err := json.Unmarshal([]byte(resp.body), &body); err != nil || body.ExpiresIn != c.want {
+					t.Errorf("client %s: expires_in %d, want %d (%s)", c.id, body.ExpiresIn, c.want, resp.body)
+				}
+			}
+		})
 	}
 }

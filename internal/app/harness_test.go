@@ -95,7 +95,7 @@ func startServer(t *testing.T, o serverOptions) *server {
 		t.Fatal(err)
 	}
 	log := logging.New(cfg.Log, s.logs)
-	creds := credentials.New(s.kv, hasher, credentials.Options{Logger: log,
+	creds := credentials.New(s.kv, hasher, credentials.Options{Logger: log, DefaultAccessTTL: cfg.Tokens.AccessTTL,
 		PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
 	km, err := keys.New(s.kv, s.master, keys.Options{Leeway: cfg.Tokens.Leeway, MinRefetch: time.Millisecond, Logger: log})
 	if err != nil {

@@ -45,6 +45,8 @@ const (
 	maxStoredSecrets = 10
 	// DefaultSecretTTL is one year; Entra's gallery rules ask for 1–3 years.
 	DefaultSecretTTL = 365 * 24 * time.Hour
+	// DefaultAccessTTL is the access-token lifetime of a client without
+	// its own when Options.DefaultAccessTTL is not set either.
 	DefaultAccessTTL = time.Hour
 	minAccessTTL     = 5 * time.Minute
 	maxAccessTTL     = 24 * time.Hour
@@ -56,19 +58,23 @@ const (
 
 // Client is an OAuth client registered to a tenant.
 type Client struct {
-	ID           string        `json:"client_id"`
-	TenantID     string        `json:"tenant_id"`
-	Name         string        `json:"name"`
-	Kind         Kind          `json:"kind"`
-	GrantTypes   []string      `json:"grant_types"`
-	Scopes       []string      `json:"scopes"`
-	Audiences    []string      `json:"audiences"`
-	RedirectURIs []string      `json:"redirect_uris,omitempty"`
-	AccessTTL    time.Duration `json:"access_ttl"`
-	RequirePKCE  bool          `json:"require_pkce,omitempty"`
-	Disabled     bool          `json:"disabled,omitempty"`
-	Created      time.Time     `json:"created"`
-	Secrets      []Secret      `json:"secrets"`
+	ID           string   `json:"client_id"`
+	TenantID     string   `json:"tenant_id"`
+	Name         string   `json:"name"`
+	Kind         Kind     `json:"kind"`
+	GrantTypes   []string `json:"grant_types"`
+	Scopes       []string `json:"scopes"`
+	Audiences    []string `json:"audiences"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// AccessTTL is the client's own access-token lifetime. Zero follows
+	// the service's default (tokens.access_ttl) at the time a token is
+	// issued: see Service.AccessTTL. AuthenticateClient returns the
+	// lifetime in effect here.
+	AccessTTL   time.Duration `json:"access_ttl,omitzero"`
+	RequirePKCE bool          `json:"require_pkce,omitempty"`
+	Disabled    bool          `json:"disabled,omitempty"`
+	Created     time.Time     `json:"created"`
+	Secrets     []Secret      `json:"secrets"`
 }
 
 // Secret is one of a client's secrets. Only its keyed hash is stored.
@@ -109,7 +115,7 @@ type ClientSpec struct {
 	RedirectURIs []string
 	// OktaAppName adds Okta's five system-admin callback URIs for that app.
 	OktaAppName string
-	AccessTTL   time.Duration
+	AccessTTL   time.Duration // 0: follow the service's default
 	RequirePKCE bool
 	Secret      SecretSpec
 }
@@ -210,9 +216,6 @@ func (spec ClientSpec) build(now time.Time) (*Client, error) {
 			c.Scopes = append(c.Scopes, ScopeOfflineAccess)
 		}
 	}
-	if c.AccessTTL == 0 {
-		c.AccessTTL = DefaultAccessTTL
-	}
 	if spec.OktaAppName != "" {
 		if !oktaAppName(spec.OktaAppName) {
 			return nil, invalid("okta app name %q: use the segment between /app/ and /instance/ of the Okta admin URL", spec.OktaAppName)
@@ -274,6 +277,9 @@ func (c *Client) validate() error {
 			return err
 		}
 	}
+	if c.AccessTTL == 0 {
+		return nil // follows the default, which config bounds and Service.AccessTTL fits to the kind
+	}
 	if c.AccessTTL < minAccessTTL || c.AccessTTL > maxAccessTTL {
 		return invalid("access token lifetime %s: must be between %s and %s", c.AccessTTL, minAccessTTL, maxAccessTTL)
 	}
@@ -281,6 +287,20 @@ func (c *Client) validate() error {
 		return invalid("access token lifetime %s: Entra requires 1h to 6h", c.AccessTTL)
 	}
 	return nil
+}
+
+// AccessTTL is the access-token lifetime c's tokens get: its own, or the
+// service's default. Entra accepts only 1h to 6h, so for an Entra client a
+// default outside that range is clamped into it rather than refused: the
+// default is server-wide and may well suit the other kinds.
+func (s *Service) AccessTTL(c *Client) time.Duration {
+	if c.AccessTTL != 0 {
+		return c.AccessTTL
+	}
+	if c.Kind == KindEntra {
+		return min(max(s.defaultAccessTTL, entraMinTTL), entraMaxTTL)
+	}
+	return s.defaultAccessTTL
 }
 
 // checkScopes accepts only scopes scimgate understands, without duplicates.
@@ -449,6 +469,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, id, presented string) 
 	// A copy, as c is shared by every request of this client; its lists
 	// still are, and stay read-only.
 	cp := *c
+	cp.AccessTTL = s.AccessTTL(c)
 	return &cp, nil
 }
 

@@ -53,6 +53,9 @@ type Options struct {
 	PasswordParams secret.PasswordParams
 	// Logger receives failures of the write-behind last-used updates.
 	Logger *slog.Logger
+	// DefaultAccessTTL is the access-token lifetime of clients without
+	// their own (tokens.access_ttl); DefaultAccessTTL when zero.
+	DefaultAccessTTL time.Duration
 }
 
 // Service is the one place credentials are created, changed and checked.
@@ -65,6 +68,8 @@ type Service struct {
 	pwp    secret.PasswordParams
 	log    *slog.Logger
 	usage  *usageRecorder
+	// defaultAccessTTL is the lifetime of clients without their own.
+	defaultAccessTTL time.Duration
 	// Decoded clients and tenants for the authentication paths.
 	clients *decodedRecords[Client]
 	tenants *decodedRecords[Tenant]
@@ -89,16 +94,20 @@ func New(kv store.KV, hasher *secret.Hasher, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.DefaultAccessTTL == 0 {
+		opts.DefaultAccessTTL = DefaultAccessTTL
+	}
 	s := &Service{
-		kv:            kv,
-		hasher:        hasher,
-		now:           opts.Now,
-		pwp:           opts.PasswordParams,
-		log:           opts.Logger,
-		dummyHash:     hasher.Hash(secret.New()),
-		dummyPassword: sync.OnceValue(func() string { return secret.HashPassword(secret.New(), opts.PasswordParams) }),
-		clients:       newDecodedRecords[Client](),
-		tenants:       newDecodedRecords[Tenant](),
+		kv:               kv,
+		hasher:           hasher,
+		now:              opts.Now,
+		pwp:              opts.PasswordParams,
+		log:              opts.Logger,
+		defaultAccessTTL: opts.DefaultAccessTTL,
+		dummyHash:        hasher.Hash(secret.New()),
+		dummyPassword:    sync.OnceValue(func() string { return secret.HashPassword(secret.New(), opts.PasswordParams) }),
+		clients:          newDecodedRecords[Client](),
+		tenants:          newDecodedRecords[Tenant](),
 	}
 	s.usage = newUsageRecorder(s)
 	return s

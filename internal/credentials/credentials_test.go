@@ -107,7 +107,7 @@ func testClientValidation(t *testing.T, kv store.KV) {
 		t.Fatal(err)
 	}
 	if !slices.Equal(c.GrantTypes, []string{GrantClientCredentials}) || !slices.Equal(c.Scopes, []string{ScopeFull}) ||
-		c.AccessTTL != time.Hour || len(c.Secrets) != 1 || !c.Secrets[0].Expires.Equal(clk.now().Add(DefaultSecretTTL)) {
+		c.AccessTTL != 0 || s.AccessTTL(c) != time.Hour || len(c.Secrets) != 1 || !c.Secrets[0].Expires.Equal(clk.now().Add(DefaultSecretTTL)) {
 		t.Fatalf("entra defaults: %+v", c)
 	}
 	if len(plain) != secret.SecretLen || len(c.ID) != clientIDLen {
