@@ -95,7 +95,7 @@ func checkRandomLooking(key []byte) error {
 // It is meant for the embedded single-node store only: the caller should warn
 // loudly when created is true, since losing the file loses every signing key.
 func LoadOrCreateMasterKeyFile(path string) (key []byte, created bool, err error) {
-	key, err = readMasterKeyFile(path)
+	key, err = ReadMasterKeyFile(path)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return key, false, err
 	}
@@ -106,7 +106,7 @@ func LoadOrCreateMasterKeyFile(path string) (key []byte, created bool, err error
 	err = atomicfile.CreateExclusive(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"))
 	if errors.Is(err, fs.ErrExist) {
 		// Another process created it between our read and our write: use its key.
-		key, err = readMasterKeyFile(path)
+		key, err = ReadMasterKeyFile(path)
 		return key, false, err
 	}
 	if err != nil {
@@ -118,7 +118,9 @@ func LoadOrCreateMasterKeyFile(path string) (key []byte, created bool, err error
 // maxMasterKeyFile bounds what is read from the file; a key is far smaller.
 const maxMasterKeyFile = 4096
 
-func readMasterKeyFile(path string) ([]byte, error) {
+// ReadMasterKeyFile reads the master key file at path, refusing one other
+// users can access. A missing file is an error wrapping fs.ErrNotExist.
+func ReadMasterKeyFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("keys: open master key file: %w", err)

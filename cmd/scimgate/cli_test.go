@@ -6,10 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/scimgate/scimgate/config"
 )
 
 // cli runs scimgate commands in-process against one data directory.
@@ -41,8 +44,27 @@ gateway:
 `
 
 // newCLI writes a configuration (baseConfig plus extra) into a fresh
-// directory and sets a master key in the environment.
+// directory, sets a master key in the environment and creates the embedded
+// store, as the first start of serve does.
 func newCLI(t *testing.T, extra string) *cli {
+	t.Helper()
+	c := newCLIWithoutStore(t, extra)
+	cfg, err := config.Load(c.cfgPath, c.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := openRuntime(context.Background(), cfg, Env{Vars: c.vars, Stderr: io.Discard}, runtimeOptions{CreateMissing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newCLIWithoutStore is newCLI before serve has ever run.
+func newCLIWithoutStore(t *testing.T, extra string) *cli {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "scimgate.yaml")

@@ -101,7 +101,7 @@ admin API of a running 'scimgate serve' that holds the embedded store.`,
 	flags := root.PersistentFlags()
 	flags.StringVar(&a.cfgPath, "config", defaultConfig, "configuration `FILE` (default $"+config.EnvConfig+"; none: built-in defaults)")
 	flags.BoolVar(&a.json, "json", false, "print JSON instead of text")
-	flags.StringVar(&a.adminURL, "admin-url", "", "admin API `URL` to use while the server holds the store (default: from listen.admin)")
+	flags.StringVar(&a.adminURL, "admin-url", "", "work through the admin API at `URL` and never open a store (default: the store; listen.admin while a server holds it)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{c.CommandPath(), err}
 	})

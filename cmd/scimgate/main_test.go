@@ -274,7 +274,7 @@ func serveAdminAPI(t *testing.T, c *cli) (*atomic.Int32, *testkit.SyncBuffer) {
 	}
 	serverLog := &testkit.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rt, err := openRuntime(context.Background(), cfg, Env{Vars: c.vars, Stderr: serverLog}, runtimeOptions{Actor: "admin_api", Logger: log})
+	rt, err := openRuntime(context.Background(), cfg, Env{Vars: c.vars, Stderr: serverLog}, runtimeOptions{Actor: "admin_api", Logger: log, CreateMissing: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,11 +413,22 @@ func mustDecode(t *testing.T, s string, v any) {
 // Without SCIMGATE_MASTER_KEY the embedded store keeps a generated master
 // key and admin token next to the data, with a loud warning the first time.
 func TestGeneratedMasterKeyAndAdminToken(t *testing.T) {
-	c := newCLI(t, oneRoute)
+	c := newCLIWithoutStore(t, oneRoute)
 	c.vars = nil
-	first := c.run("tenant", "create", "acme")
-	if first.code != 0 || !strings.Contains(first.stderr, "WARNING") || !strings.Contains(first.stderr, "export SCIMGATE_MASTER_KEY=") {
-		t.Fatalf("first run: exit %d\n%s", first.code, first.stderr)
+	cfg, err := config.Load(c.cfgPath, c.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	rt, err := openRuntime(context.Background(), cfg, Env{Stderr: &stderr}, runtimeOptions{CreateMissing: true}) // as serve
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "WARNING") || !strings.Contains(stderr.String(), "export SCIMGATE_MASTER_KEY=") {
+		t.Fatalf("first start:\n%s", stderr.String())
 	}
 	for _, name := range []string{masterKeyFile, adminTokenFile} {
 		info, err := os.Stat(filepath.Join(c.dir, "data", name))
@@ -436,8 +447,70 @@ func TestGeneratedMasterKeyAndAdminToken(t *testing.T) {
 	if err := os.Chmod(filepath.Join(c.dir, "data", adminTokenFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out := c.run("tenant", "list"); out.code != 1 || !strings.Contains(out.stderr, "chmod 600") {
+	if out := c.run("--admin-url", "http://127.0.0.1:1", "tenant", "list"); out.code != 1 || !strings.Contains(out.stderr, "chmod 600") {
 		t.Fatalf("readable token file: exit %d, %s", out.code, out.stderr)
+	}
+}
+
+// Management commands never create a store or a master key: a command run
+// with the wrong configuration must not start a second, empty store.
+func TestCommandsCreateNoStore(t *testing.T) {
+	for name, tc := range map[string]struct {
+		store     bool // serve has run
+		masterKey bool // SCIMGATE_MASTER_KEY is set
+		want      string
+	}{
+		"no store":      {false, true, "no scimgate data in "},
+		"no master key": {true, false, "SCIMGATE_MASTER_KEY is not set and there is no "},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newCLIWithoutStore(t, oneRoute)
+			if tc.store {
+				c = newCLI(t, oneRoute)
+			}
+			if !tc.masterKey {
+				c.vars = nil
+			}
+			before, _ := os.ReadDir(filepath.Join(c.dir, "data"))
+			out := c.run("tenant", "create", "acme")
+			if out.code != 1 || !strings.Contains(out.stderr, tc.want) || strings.Contains(out.stderr, "WARNING") {
+				t.Fatalf("exit %d, %s", out.code, out.stderr)
+			}
+			if after, _ := os.ReadDir(filepath.Join(c.dir, "data")); len(after) != len(before) {
+				t.Errorf("data directory changed: %v -> %v", before, after)
+			}
+		})
+	}
+}
+
+// --admin-url always goes through the admin API, even when a store could
+// be opened or created here.
+func TestAdminURLAlwaysUsesTheAPI(t *testing.T) {
+	server := newCLI(t, oneRoute)
+	requests, _ := serveAdminAPI(t, server)
+	cfg, err := config.Load(server.cfgPath, server.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := readAdminToken(filepath.Join(server.dir, "data", adminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*cli{"no store here": newCLIWithoutStore(t, oneRoute), "a store here": newCLI(t, oneRoute)} {
+		t.Run(name, func(t *testing.T) {
+			c.vars = append(c.vars, "SCIMGATE_ADMIN_TOKEN="+token)
+			tenant := strings.ReplaceAll(name, " ", "-")
+			n := requests.Load()
+			if out := c.run("--admin-url", "http://"+cfg.Listen.Admin, "tenant", "create", tenant); out.code != 0 || requests.Load() != n+1 {
+				t.Fatalf("exit %d, %d requests\n%s", out.code, requests.Load()-n, out.stderr)
+			}
+			if out := server.ok("tenant", "show", tenant); !strings.Contains(out, tenant) {
+				t.Fatalf("tenant not on the server: %s", out)
+			}
+			if out := c.run("tenant", "show", tenant); out.code != 1 {
+				t.Fatalf("the tenant was created here too: %s", out.stdout)
+			}
+		})
 	}
 }
 
@@ -462,7 +535,7 @@ func TestRedisNeedsSharedSecrets(t *testing.T) {
 // With Redis the CLI always works on the store itself.
 func TestRedisStore(t *testing.T) {
 	kv := storetest.OpenRedis(t) // a unique prefix, deleted when the test ends
-	c := newCLI(t, oneRoute)
+	c := newCLIWithoutStore(t, oneRoute)
 	c.vars = append(c.vars, "SCIMGATE_STORE_BACKEND=redis", "SCIMGATE_STORE_REDIS_URL="+storetest.RedisURL(),
 		"SCIMGATE_STORE_REDIS_PREFIX="+kv.Prefix(), "SCIMGATE_ADMIN_TOKEN="+strings.Repeat("t", 40))
 	c.ok("tenant", "create", "acme")

@@ -24,13 +24,18 @@ const cliLockTimeout = 200 * time.Millisecond
 // remoteTimeout bounds one admin API call made by the CLI.
 const remoteTimeout = 30 * time.Second
 
-// openOperations gives a management command its operations: directly on the
-// store, or, when a running server holds the embedded store, through that
-// server's admin API. With Redis the CLI always works on the store.
+// openOperations gives a management command its operations: through the
+// admin API at --admin-url when given, never touching a store; else
+// directly on the store, or, when a running server holds the embedded
+// store, through that server's admin API. With Redis the CLI works on the
+// store.
 func (a *app) openOperations(ctx context.Context) (adminapi.Operations, func() error, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, nil, err
+	}
+	if a.adminURL != "" {
+		return a.remoteOperations(cfg, a.adminURL)
 	}
 	rt, err := openRuntime(ctx, cfg, a.env, runtimeOptions{
 		LockTimeout: cliLockTimeout, Actor: "cli", Logger: a.log(), AuditStdout: a.env.Stderr,
@@ -41,28 +46,30 @@ func (a *app) openOperations(ctx context.Context) (adminapi.Operations, func() e
 	if !errors.Is(err, boltkv.ErrLocked) {
 		return nil, nil, err
 	}
-	base, err := a.adminBaseURL(cfg)
+	base, err := adminBaseURL(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
+	fmt.Fprintf(a.env.Stderr, "scimgate: the store is in use by a running server; working through its admin API at %s\n", base)
+	return a.remoteOperations(cfg, base)
+}
+
+// remoteOperations are the operations of the admin API at base.
+func (a *app) remoteOperations(cfg *config.Config, base string) (adminapi.Operations, func() error, error) {
 	token, err := cliAdminToken(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("the store is in use by a running scimgate, and its admin API needs the admin token: %w", err)
+		return nil, nil, fmt.Errorf("the admin API at %s needs the admin token: %w", base, err)
 	}
 	client, err := adminHTTPClient(cfg.Listen.TLS)
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(a.env.Stderr, "scimgate: the store is in use by a running server; working through its admin API at %s\n", base)
 	return adminapi.NewRemote(base, token, client), func() error { return nil }, nil
 }
 
-// adminBaseURL is --admin-url, or the admin listener of the configuration
-// reached over loopback when it listens on every interface.
-func (a *app) adminBaseURL(cfg *config.Config) (string, error) {
-	if a.adminURL != "" {
-		return a.adminURL, nil
-	}
+// adminBaseURL is the admin listener of the configuration, reached over
+// loopback when it listens on every interface.
+func adminBaseURL(cfg *config.Config) (string, error) {
 	host, port, err := net.SplitHostPort(cfg.Listen.Admin)
 	if err != nil {
 		return "", fmt.Errorf("listen.admin %q: %w", cfg.Listen.Admin, err)

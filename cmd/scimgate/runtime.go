@@ -72,6 +72,12 @@ type runtimeOptions struct {
 	// goroutine (serve: the requests that record them do not wait for the
 	// sink); Close writes the last ones.
 	BufferAudit bool
+	// CreateMissing creates the embedded store, its master key file and
+	// its admin token file when they do not exist (serve). Without it (the
+	// CLI) only what exists is opened, so that a command run with the wrong
+	// configuration or in the wrong directory fails instead of writing to a
+	// new, empty store under a master key of its own.
+	CreateMissing bool
 }
 
 // Runtime is scimgate opened on its configured store: what the CLI and
@@ -88,7 +94,9 @@ type Runtime struct {
 	// Operations are the management operations over the above, recording
 	// opts.Actor in the audit log.
 	Operations *adminapi.Local
-	// AdminToken is the admin API's bearer token.
+	// AdminToken is the admin API's bearer token; without
+	// runtimeOptions.CreateMissing only a configured one, since the CLI
+	// serves no admin API.
 	AdminToken config.Secret
 
 	closers []func() error // in the order to run them
@@ -104,10 +112,10 @@ func (r *Runtime) Close() error {
 }
 
 // openRuntime opens the store cfg names, obtains the master key and the
-// admin token, and builds the services on top. With the embedded store, a
-// missing master key or admin token is generated once into the data
-// directory; with Redis both must be configured, since every replica needs
-// the same ones.
+// admin token, and builds the services on top. With the embedded store and
+// opts.CreateMissing, a missing master key or admin token is generated once
+// into the data directory; with Redis both must be configured, since every
+// replica needs the same ones.
 func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeOptions) (_ *Runtime, err error) {
 	log := opts.Logger
 	if log == nil {
@@ -128,7 +136,7 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 			_ = rt.Close() // what was opened before the failure
 		}
 	}()
-	if rt.Store, err = openStore(ctx, cfg.Store, opts.LockTimeout, log); err != nil {
+	if rt.Store, err = openStore(ctx, cfg.Store, opts, log); err != nil {
 		return nil, err
 	}
 	rt.closers = append(rt.closers, rt.Store.Close)
@@ -138,7 +146,7 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 		if master, err = keys.ParseMasterKey(masterText); err != nil {
 			return nil, fmt.Errorf("%s: %w", keys.MasterKeyEnv, err)
 		}
-	} else if master, err = masterKeyFromFile(cfg.Store.Embedded.Path, env.Stderr, log); err != nil {
+	} else if master, err = masterKeyFromFile(cfg.Store.Embedded.Path, opts.CreateMissing, env.Stderr, log); err != nil {
 		return nil, err
 	}
 	if rt.Hasher, err = secret.NewHasher(master); err != nil {
@@ -164,7 +172,7 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 	if rt.Audit, err = openAudit(cfg.Audit, opts, rt); err != nil {
 		return nil, err
 	}
-	if rt.AdminToken = cfg.Admin.Token; rt.AdminToken == "" {
+	if rt.AdminToken = cfg.Admin.Token; rt.AdminToken == "" && opts.CreateMissing {
 		token, err := loadOrCreateAdminToken(filepath.Join(cfg.Store.Embedded.Path, adminTokenFile))
 		if err != nil {
 			return nil, err
@@ -176,15 +184,20 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 }
 
 // openStore opens the configured backend.
-func openStore(ctx context.Context, c config.Store, lockTimeout time.Duration, log *slog.Logger) (store.KV, error) {
+func openStore(ctx context.Context, c config.Store, opts runtimeOptions, log *slog.Logger) (store.KV, error) {
 	if c.Backend == config.BackendEmbedded {
-		return boltkv.Open(c.Embedded.Path, boltkv.Options{LockTimeout: lockTimeout, Logger: log})
+		kv, err := boltkv.Open(c.Embedded.Path, boltkv.Options{LockTimeout: opts.LockTimeout, Logger: log, MustExist: !opts.CreateMissing})
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no scimgate data in %s: 'scimgate serve' creates it on first start; "+
+				"point --config or SCIMGATE_STORE_EMBEDDED_PATH at the data directory, or pass --admin-url to work through a running server", c.Embedded.Path)
+		}
+		return kv, err
 	}
-	opts, err := redisOptions(c.Redis)
+	ro, err := redisOptions(c.Redis)
 	if err != nil {
 		return nil, err
 	}
-	return rediskv.Open(ctx, opts)
+	return rediskv.Open(ctx, ro)
 }
 
 // redisOptions turns the configuration into rediskv options. A URL carries
@@ -215,12 +228,20 @@ func redisOptions(c config.Redis) (rediskv.Options, error) {
 	return o, nil
 }
 
-// masterKeyFromFile reads, or on first use creates, the master key file in
-// the data directory, warning that it defeats the purpose of encrypting the
-// signing keys at rest for anyone who can read the directory.
-func masterKeyFromFile(dir string, stderr io.Writer, log *slog.Logger) ([]byte, error) {
+// masterKeyFromFile reads, or on first use with create, creates the master
+// key file in the data directory, warning that it defeats the purpose of
+// encrypting the signing keys at rest for anyone who can read the directory.
+func masterKeyFromFile(dir string, create bool, stderr io.Writer, log *slog.Logger) ([]byte, error) {
 	path := filepath.Join(dir, masterKeyFile)
-	key, created, err := keys.LoadOrCreateMasterKeyFile(path)
+	var key []byte
+	var created bool
+	var err error
+	if create {
+		key, created, err = keys.LoadOrCreateMasterKeyFile(path)
+	} else if key, err = keys.ReadMasterKeyFile(path); errors.Is(err, fs.ErrNotExist) {
+		// A key of its own would make every stored secret fail to verify.
+		return nil, fmt.Errorf("%s is not set and there is no %s: set it to the master key 'scimgate serve' uses", keys.MasterKeyEnv, path)
+	}
 	if err != nil {
 		return nil, err
 	}

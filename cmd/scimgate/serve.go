@@ -32,7 +32,7 @@ func runServe(ctx context.Context, cfgPath string, env Env) error {
 	log := logging.New(cfg.Log, env.Stderr)
 	tuneGC(env, log)
 	redis.SetLogger(redisLogger{log})
-	rt, err := openRuntime(ctx, cfg, env, runtimeOptions{Actor: "admin_api", Logger: log, AuditStdout: env.Stdout, BufferAudit: true})
+	rt, err := openRuntime(ctx, cfg, env, runtimeOptions{Actor: "admin_api", Logger: log, AuditStdout: env.Stdout, BufferAudit: true, CreateMissing: true})
 	if err != nil {
 		return err
 	}

@@ -47,8 +47,8 @@ func buildScimgate(dir string) (string, error) {
 	return bin, nil
 }
 
-// startGateway configures scimgate on the embedded store in dir, creates
-// the credentials with its CLI and serves.
+// startGateway configures scimgate on the embedded store in dir, serves,
+// and creates the credentials with its CLI.
 func startGateway(bin, dir, upstream string) (*gateway, error) {
 	pub, err1 := freePort()
 	adm, err2 := freePort()
@@ -98,24 +98,6 @@ pprof:
 	}
 	g.env = append(g.env, "SCIMGATE_MASTER_KEY="+base64.StdEncoding.EncodeToString(master[:]))
 
-	if _, err := g.cli("tenant", "create", loadTenant, "--name", "Load test"); err != nil {
-		return nil, err
-	}
-	var client struct {
-		ID     string `json:"client_id"`
-		Secret string `json:"client_secret"`
-	}
-	if err := g.cliJSON(&client, "client", "create", "--tenant", loadTenant, "--name", "Entra", "--kind", "entra"); err != nil {
-		return nil, err
-	}
-	var key struct {
-		Key string `json:"api_key"`
-	}
-	if err := g.cliJSON(&key, "apikey", "create", "--tenant", loadTenant, "--name", "OneLogin"); err != nil {
-		return nil, err
-	}
-	g.clientID, g.clientSecret, g.apiKey = client.ID, client.Secret, key.Key
-
 	cmd := exec.Command(bin, "--config", g.config, "serve")
 	cmd.Env = g.env
 	logFile, err := os.Create(filepath.Join(dir, "scimgate.log"))
@@ -134,6 +116,27 @@ pprof:
 		log, _ := os.ReadFile(logFile.Name())
 		return nil, fmt.Errorf("scimgate did not become ready: %w\n%s", err, log)
 	}
+	// serve creates the store: the CLI then works through its admin API.
+	if _, err := g.cli("tenant", "create", loadTenant, "--name", "Load test"); err != nil {
+		g.stop()
+		return nil, err
+	}
+	var client struct {
+		ID     string `json:"client_id"`
+		Secret string `json:"client_secret"`
+	}
+	if err := g.cliJSON(&client, "client", "create", "--tenant", loadTenant, "--name", "Entra", "--kind", "entra"); err != nil {
+		g.stop()
+		return nil, err
+	}
+	var key struct {
+		Key string `json:"api_key"`
+	}
+	if err := g.cliJSON(&key, "apikey", "create", "--tenant", loadTenant, "--name", "OneLogin"); err != nil {
+		g.stop()
+		return nil, err
+	}
+	g.clientID, g.clientSecret, g.apiKey = client.ID, client.Secret, key.Key
 	return g, nil
 }
 

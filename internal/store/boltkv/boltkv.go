@@ -60,6 +60,10 @@ type Options struct {
 	// (DefaultSweepInterval when zero; negative disables the sweeper).
 	// Expired entries are invisible either way; sweeping only reclaims space.
 	SweepInterval time.Duration
+	// MustExist opens only an existing store: without one Open fails with
+	// an error wrapping fs.ErrNotExist instead of creating the directory
+	// and the file.
+	MustExist bool
 }
 
 // Store is a store.KV kept in one bbolt file. It is safe for concurrent use.
@@ -95,12 +99,15 @@ func Open(dir string, opts Options) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("boltkv: create data directory: %w", err)
-	}
 	path := filepath.Join(dir, FileName)
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, fs.ErrNotExist)
+	if created && opts.MustExist {
+		return nil, fmt.Errorf("boltkv: %w", statErr)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("boltkv: create data directory: %w", err)
+	}
 
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {

@@ -1,6 +1,10 @@
 package boltkv_test
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,4 +32,27 @@ func TestConformance(t *testing.T) {
 
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, storetest.OpenBolt(b))
+}
+
+// MustExist opens an existing store and creates nothing without one.
+func TestMustExist(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := boltkv.Open(dir, boltkv.Options{MustExist: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("no store: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the directory was created: %v", err)
+	}
+	kv, err := boltkv.Open(dir, boltkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	kv, err = boltkv.Open(dir, boltkv.Options{MustExist: true})
+	if err != nil {
+		t.Fatalf("existing store: %v", err)
+	}
+	_ = kv.Close()
 }
