@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -115,7 +116,33 @@ admin API of a running 'scimgate serve' that holds the embedded store.`,
 		a.adminCommand(),
 		a.keyCommand(),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// treat an unknown subcommand as a usage error, naming the closest ones,
+// where cobra would print the group's help and succeed (or, at the root,
+// fail with exit 1). Alone, a group still prints its help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.SuggestionsMinimumDistance = 2
+	c.Args = func(c *cobra.Command, argv []string) error {
+		if len(argv) == 0 {
+			return nil
+		}
+		err := fmt.Errorf("unknown command %q for %q", argv[0], c.CommandPath())
+		if s := c.SuggestionsFor(argv[0]); len(s) > 0 {
+			err = fmt.Errorf("%w; did you mean %s?", err, strings.Join(s, " or "))
+		}
+		return usageError{c.CommandPath(), err}
+	}
+	c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 }
 
 // loadConfig loads --config (or none) with the process environment.

@@ -75,6 +75,14 @@ func TestUsageErrors(t *testing.T) {
 		"required flag":    {[]string{"client", "create", "--tenant", "acme", "--name", "x"}, "--kind is required"},
 		"admin tenant":     {[]string{"admin", "list"}, "--tenant is required"},
 		"bad duration":     {[]string{"apikey", "create", "--tenant", "a", "--name", "b", "--ttl", "soon"}, "invalid argument"},
+		"unknown command":  {[]string{"bogus"}, `unknown command "bogus" for "scimgate"`},
+		"misspelt command": {[]string{"tenant", "craete"}, `unknown command "craete" for "scimgate tenant"; did you mean create?`},
+		"client rotate":    {[]string{"client", "rotat", "X"}, `unknown command "rotat" for "scimgate client"; did you mean rotate?`},
+		"client secret":    {[]string{"client", "secret", "del", "X", "Y"}, `unknown command "del" for "scimgate client secret"; did you mean delete?`},
+		"apikey":           {[]string{"apikey", "revoek", "X"}, `did you mean revoke?`},
+		"admin":            {[]string{"admin", "nope"}, `unknown command "nope" for "scimgate admin"`},
+		"key":              {[]string{"key", "rotat"}, `did you mean rotate?`},
+		"config":           {[]string{"config", "chek", "f"}, `did you mean check?`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out := c.run(tc.args...)
@@ -587,5 +595,15 @@ func TestClientShowsEffectiveAccessTTL(t *testing.T) {
 				t.Fatalf("client show:\n%s", out)
 			}
 		})
+	}
+}
+
+// A group command alone, or asked for help, prints its help and succeeds.
+func TestGroupHelp(t *testing.T) {
+	c := newCLIWithoutStore(t, "")
+	for _, args := range [][]string{{}, {"client"}, {"client", "secret"}, {"client", "--help"}, {"help", "tenant"}} {
+		if out := c.run(args...); out.code != 0 || !strings.Contains(out.stdout, "Available Commands") {
+			t.Errorf("scimgate %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), out.code, out.stdout, out.stderr)
+		}
 	}
 }
