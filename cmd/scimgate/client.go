@@ -42,9 +42,9 @@ func (a *app) clientCommand() *cobra.Command {
 		showCommand(a, "Show a client and its secrets (never the secrets themselves)", adminapi.Operations.Client, printClient),
 		a.clientRotateCommand(),
 		a.clientSecretCommand(),
-		a.deleteCommand("client", "Delete a client; tokens it holds stay valid until they expire", adminapi.Operations.DeleteClient),
+		a.deleteCommand("client", "Delete a client: it gets no more tokens, and the gateway refuses those it holds", adminapi.Operations.DeleteClient),
 	)
-	cmd.AddCommand(toggleCommands(a, "client", "it gets no more tokens", adminapi.Operations.SetClientDisabled)...)
+	cmd.AddCommand(toggleCommands(a, "client", "it gets no more tokens, and the gateway refuses those it holds", adminapi.Operations.SetClientDisabled)...)
 	return cmd
 }
 

@@ -419,3 +419,40 @@ func TestConfiguredAccessTTL(t *testing.T) {
 		})
 	}
 }
+
+// Disabling or deleting a client makes the gateway refuse the tokens it
+// already holds within the status cache's lifetime (docs/management.md);
+// enabling it again makes them work again.
+func TestClientTokensFollowClientStatus(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	creds := s.newCredentials("acme")
+	token, _ := s.token(creds.clientID, creds.clientSecret)
+	ctx := context.Background()
+	wantStatus := func(step string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(revocationPropagation + 2*time.Second)
+		for {
+			got := s.do(http.MethodGet, "/scim/v2/Users", "", "Authorization", "Bearer "+token).status
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: status %d, want %d", step, got, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	wantStatus("active", http.StatusOK)
+	if _, err := s.ops.SetClientDisabled(ctx, creds.clientID, true); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus("disabled", http.StatusUnauthorized)
+	if _, err := s.ops.SetClientDisabled(ctx, creds.clientID, false); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus("enabled again", http.StatusOK)
+	if err := s.ops.DeleteClient(ctx, creds.clientID); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus("deleted", http.StatusUnauthorized)
+}

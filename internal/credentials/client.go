@@ -364,8 +364,8 @@ func (s *Service) SetClientDisabled(ctx context.Context, id string, disabled boo
 	})
 }
 
-// DeleteClient removes a client. Tokens it already holds stay valid until
-// they expire unless they are revoked.
+// DeleteClient removes a client. The gateway refuses the tokens it already
+// holds once it has looked the client up again.
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	if _, err := s.Client(ctx, id); err != nil {
 		return err
