@@ -44,7 +44,9 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values, ip string)
 	case errors.As(err, &ae):
 		_, _ = lim.Allow(ctx, ipKey, s.cfg.FailuresPerIP)
 		_, _ = lim.Allow(ctx, clientKey, s.cfg.FailuresPerClient)
-		return nil, errInvalidClient(ae.Reason)
+		e := errInvalidClient(ae.Reason)
+		e.clientID, e.tenant = ae.ClientID, ae.TenantID
+		return nil, e
 	case err != nil:
 		return nil, errUnavailable(err)
 	}

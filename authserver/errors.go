@@ -21,6 +21,9 @@ type oauthError struct {
 	// reason is a short machine word for audit and metrics (e.g. wrong_secret).
 	reason string
 	cause  error
+	// clientID and tenant name the client of a failed client
+	// authentication when it was found, for the audit event; never rendered.
+	clientID, tenant string
 }
 
 func (e *oauthError) Error() string {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -695,5 +696,58 @@ func TestStoreDownAnswers503(t *testing.T) {
 	e.kv.Fail(nil)
 	if status, _, body := e.post(TokenPath, url.Values{"grant_type": {"client_credentials"}}, map[string]string{"Authorization": basic(e.clientID, e.secret)}); status != http.StatusOK {
 		t.Fatalf("token once the store is back: %d %v", status, body)
+	}
+}
+
+// A token.refused event names the client's tenant and id once the client is
+// known, also when it fails to authenticate, and never for an unknown id.
+func TestRefusalAuditNamesKnownClient(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	disabledID, disabledSecret := e.newClient(credentials.ClientSpec{TenantID: "acme", Name: "Off", Kind: credentials.KindAPI, Audiences: []string{testAudience}})
+	if _, err := e.creds.SetClientDisabled(ctx, disabledID, true); err != nil {
+		t.Fatal(err)
+	}
+	globexID, globexSecret := e.newClient(credentials.ClientSpec{TenantID: "globex", Name: "Globex", Kind: credentials.KindAPI, Audiences: []string{testAudience}})
+	if _, err := e.creds.SetTenantDisabled(ctx, "globex", true); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		id, secret     string
+		reason, tenant string // tenant "": no tenant or client_id
+	}{
+		"unknown":         {"nosuchclient", "not-a-secret-of-anyone", "unknown", ""},
+		"wrong secret":    {e.clientID, e.secret + "x", "wrong_secret", "acme"},
+		"disabled":        {disabledID, disabledSecret, "disabled", "acme"},
+		"tenant disabled": {globexID, globexSecret, "tenant_disabled", "globex"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.auditMu.Lock()
+			e.audit.Reset()
+			e.auditMu.Unlock()
+			if status, _, _ := e.post(TokenPath, ccForm(), map[string]string{"Authorization": basic(tc.id, tc.secret), "X-Test-IP": "192.0.2." + strconv.Itoa(len(name))}); status != http.StatusUnauthorized {
+				t.Fatalf("status %d", status)
+			}
+			e.auditMu.Lock()
+			out := e.audit.String()
+			e.auditMu.Unlock()
+			var ev map[string]any
+			if err := json.Unmarshal([]byte(out), &ev); err != nil || ev["event"] != "token.refused" || ev["reason"] != tc.reason {
+				t.Fatalf("audit: %v %s", err, out)
+			}
+			wantID := tc.id
+			if tc.tenant == "" {
+				wantID = ""
+			}
+			if tenant, _ := ev["tenant"].(string); tenant != tc.tenant {
+				t.Errorf("tenant %q, want %q", tenant, tc.tenant)
+			}
+			if id, _ := ev["client_id"].(string); id != wantID {
+				t.Errorf("client_id %q, want %q", id, wantID)
+			}
+			if strings.Contains(out, tc.secret) {
+				t.Errorf("secret in the audit stream: %s", out)
+			}
+		})
 	}
 }

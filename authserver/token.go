@@ -68,7 +68,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	st := &tokenRequest{ip: s.cfg.ClientIP(r)}
 	if e := s.prepareToken(w, r, st); e != nil {
-		s.auditRefusal(ctx, st, e.code, e.reason)
+		s.auditRefusal(ctx, st, e)
 		s.fail(w, r, e)
 		return
 	}
@@ -91,7 +91,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if st.refusal != "" {
 		reason = st.refusal
 	}
-	s.auditRefusal(ctx, st, st.errCode, reason)
+	s.auditRefusal(ctx, st, &oauthError{code: st.errCode, reason: reason})
 }
 
 // prepareToken does everything go-oauth2 would do unsafely or not at all:
@@ -226,12 +226,17 @@ func truncate(s string, n int) string {
 	return s
 }
 
-func (s *Server) auditRefusal(ctx context.Context, st *tokenRequest, code, reason string) {
-	attrs := []slog.Attr{slog.String("grant", st.grant), slog.String("error", code), slog.String("reason", reason), slog.String("ip", st.ip)}
-	if st.client != nil {
+// auditRefusal records a refused token request, naming the client once it
+// is known: authenticated, or found but failing authentication.
+func (s *Server) auditRefusal(ctx context.Context, st *tokenRequest, e *oauthError) {
+	attrs := []slog.Attr{slog.String("grant", st.grant), slog.String("error", e.code), slog.String("reason", e.reason), slog.String("ip", st.ip)}
+	switch {
+	case st.client != nil:
 		attrs = append(attrs, slog.String("tenant", st.client.TenantID), slog.String("client_id", st.client.ID))
+	case e.clientID != "":
+		attrs = append(attrs, slog.String("tenant", e.tenant), slog.String("client_id", e.clientID))
 	}
-	s.cfg.Metrics.TokenRefused(st.grant, reason)
+	s.cfg.Metrics.TokenRefused(st.grant, e.reason)
 	s.cfg.Audit.Record(ctx, audit.TokenRefused, attrs...)
 }
 

@@ -448,20 +448,21 @@ func (s *Service) AuthenticateClient(ctx context.Context, id, presented string) 
 	for i, sec := range c.Secrets {
 		hashes[i] = sec.Hash
 	}
+	refused := func(reason string) error { return &AuthError{Reason: reason, ClientID: c.ID, TenantID: c.TenantID} }
 	i, err := s.hasher.VerifyAny(hashes, presented)
 	switch {
 	case i < 0 && err != nil:
 		return nil, fmt.Errorf("client %s: %w", id, err) // wrong master key or corrupt record
 	case i < 0:
-		return nil, &AuthError{Reason: ReasonWrongSecret}
+		return nil, refused(ReasonWrongSecret)
 	case c.Secrets[i].Expired(now):
-		return nil, &AuthError{Reason: ReasonExpired}
+		return nil, refused(ReasonExpired)
 	case c.Disabled:
-		return nil, &AuthError{Reason: ReasonDisabled}
+		return nil, refused(ReasonDisabled)
 	}
 	if err := s.activeTenant(ctx, c.TenantID); err != nil {
 		if _, ok := err.(*AuthError); ok || err == ErrNotFound {
-			return nil, &AuthError{Reason: ReasonTenantDisabled}
+			return nil, refused(ReasonTenantDisabled)
 		}
 		return nil, err
 	}

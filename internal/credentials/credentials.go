@@ -31,6 +31,10 @@ var (
 // render it cannot leak which part was wrong; Reason is for logs and audit.
 type AuthError struct {
 	Reason string // unknown, wrong_secret, expired, revoked, disabled, tenant_disabled
+	// ClientID and TenantID name the client of a failed client
+	// authentication once it was found (every reason but unknown), so that
+	// the refusal can be audited against it.
+	ClientID, TenantID string
 }
 
 func (e *AuthError) Error() string { return "credentials: authentication failed" }
