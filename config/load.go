@@ -29,13 +29,6 @@ func Load(path string, env []string) (*Config, error) {
 	return load(path, data, env)
 }
 
-// Check validates the configuration Load would produce, for
-// `scimgate config check FILE`.
-func Check(path string, env []string) error {
-	_, err := Load(path, env)
-	return err
-}
-
 // Validate checks c as Load does and returns an Errors, or nil. Use it for a
 // Config built in code; errors name keys but no lines.
 func (c *Config) Validate() error {

@@ -36,16 +36,21 @@ func (a *app) configCommand() *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate FILE with the SCIMGATE_* environment, without starting anything",
-		Long: `Validate FILE as 'scimgate serve' would load it, SCIMGATE_* variables included.
+		Long: `Validate FILE as 'scimgate serve' would load it, SCIMGATE_* variables included,
+with serve's checks of SCIMGATE_MASTER_KEY and, for the redis store, of the
+master key and admin token every replica must share.
 Prints "ok" and exits 0, or prints every problem, one per line, and exits 1.`,
 		Args: args("FILE"),
 		RunE: func(_ *cobra.Command, argv []string) error {
-			err := config.Check(argv[0], a.env.Vars)
+			cfg, err := config.Load(argv[0], a.env.Vars)
 			var problems config.Errors
 			if err != nil && !errors.As(err, &problems) {
 				return err // unreadable file: rendered like any other failure
 			}
-			res := checkResult{OK: err == nil}
+			if err == nil {
+				_, problems = serveSecrets(cfg, a.env)
+			}
+			res := checkResult{OK: len(problems) == 0}
 			for _, p := range problems {
 				res.Errors = append(res.Errors, checkError{Key: p.Key, Problem: p.Problem, Origin: p.Origin.String(), Message: p.Error()})
 			}

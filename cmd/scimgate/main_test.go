@@ -522,19 +522,42 @@ func TestAdminURLAlwaysUsesTheAPI(t *testing.T) {
 	}
 }
 
-func TestRedisNeedsSharedSecrets(t *testing.T) {
+// serve, the CLI and config check refuse the same master key and admin
+// token problems: a malformed SCIMGATE_MASTER_KEY, and with Redis a missing
+// master key or admin token.
+func TestServeSecretsChecked(t *testing.T) {
+	goodKey := newCLIWithoutStore(t, "").vars[0]
+	redis := "SCIMGATE_STORE_BACKEND=redis"
+	token := "SCIMGATE_ADMIN_TOKEN=" + strings.Repeat("t", 40)
 	for name, tc := range map[string]struct {
 		vars []string
-		want string
+		want string // "": no problem
 	}{
-		"no master key":  {nil, "SCIMGATE_MASTER_KEY is required with the redis store"},
-		"no admin token": {[]string{"SCIMGATE_MASTER_KEY=" + strings.Repeat("ab", 16) + "0123456789abcdef0123456789abcdef"}, "admin token is required with the redis store"},
+		"embedded, no master key": {nil, ""},
+		"malformed master key":    {[]string{"SCIMGATE_MASTER_KEY=not-a-key"}, "SCIMGATE_MASTER_KEY: keys: master key"},
+		"patterned master key":    {[]string{"SCIMGATE_MASTER_KEY=" + strings.Repeat("ab", 32)}, "SCIMGATE_MASTER_KEY: keys: master key is too repetitive"},
+		"redis, no master key":    {[]string{redis, token}, "SCIMGATE_MASTER_KEY: required with the redis store"},
+		"redis, no admin token":   {[]string{redis, goodKey}, "admin.token: required with the redis store"},
+		"redis, malformed key":    {[]string{redis, token, "SCIMGATE_MASTER_KEY=xyz"}, "SCIMGATE_MASTER_KEY: keys: master key"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c := newCLI(t, oneRoute)
-			c.vars = append(tc.vars, "SCIMGATE_STORE_BACKEND=redis")
-			if out := c.run("tenant", "list"); out.code != 1 || !strings.Contains(out.stderr, tc.want) {
-				t.Fatalf("exit %d, %s", out.code, out.stderr)
+			c := newCLIWithoutStore(t, oneRoute)
+			c.vars = tc.vars
+			check := c.run("config", "check", c.cfgPath)
+			if tc.want == "" {
+				if check.code != 0 {
+					t.Fatalf("config check: exit %d, %s", check.code, check.stderr)
+				}
+				return
+			}
+			if check.code != 1 || !strings.Contains(check.stderr, tc.want) {
+				t.Errorf("config check: exit %d, %s", check.code, check.stderr)
+			}
+			if serve := c.run("serve"); serve.code != 1 || !strings.Contains(serve.stderr, tc.want) {
+				t.Errorf("serve: exit %d, %s", serve.code, serve.stderr)
+			}
+			if _, err := os.Stat(filepath.Join(c.dir, "data")); !os.IsNotExist(err) {
+				t.Errorf("serve created the data directory: %v", err)
 			}
 		})
 	}

@@ -121,13 +121,9 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	embedded := cfg.Store.Backend == config.BackendEmbedded
-	masterText, haveMaster := env.lookup(keys.MasterKeyEnv)
-	switch {
-	case !embedded && !haveMaster:
-		return nil, fmt.Errorf("%s is required with the redis store: every replica must use the same master key (generate one with: openssl rand -base64 32)", keys.MasterKeyEnv)
-	case !embedded && cfg.Admin.Token == "":
-		return nil, errors.New("an admin token is required with the redis store, since replicas cannot share a generated one: set SCIMGATE_ADMIN_TOKEN (or admin.token) to 32 or more random characters, e.g. openssl rand -base64 32")
+	master, problems := serveSecrets(cfg, env)
+	if problems != nil {
+		return nil, problems
 	}
 
 	rt := &Runtime{Config: cfg}
@@ -141,13 +137,10 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 	}
 	rt.closers = append(rt.closers, rt.Store.Close)
 
-	var master []byte
-	if haveMaster {
-		if master, err = keys.ParseMasterKey(masterText); err != nil {
-			return nil, fmt.Errorf("%s: %w", keys.MasterKeyEnv, err)
+	if master == nil { // embedded store without the variable
+		if master, err = masterKeyFromFile(cfg.Store.Embedded.Path, opts.CreateMissing, env.Stderr, log); err != nil {
+			return nil, err
 		}
-	} else if master, err = masterKeyFromFile(cfg.Store.Embedded.Path, opts.CreateMissing, env.Stderr, log); err != nil {
-		return nil, err
 	}
 	if rt.Hasher, err = secret.NewHasher(master); err != nil {
 		return nil, err
@@ -159,7 +152,7 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 		PublishBeforeUse: cfg.Keys.PublishBeforeUse,
 		RefreshInterval:  cfg.Keys.RefreshInterval,
 		MaxTokenTTL:      maxAccessTokenTTL,
-		Replicated:       !embedded,
+		Replicated:       cfg.Store.Backend != config.BackendEmbedded,
 		Leeway:           cfg.Tokens.Leeway,
 		Logger:           log,
 	})
@@ -181,6 +174,34 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 	}
 	rt.Operations = adminapi.NewLocal(rt.Credentials, rt.Keys, rt.Audit, adminapi.SiteOf(cfg), adminapi.LocalOptions{Actor: opts.Actor})
 	return rt, nil
+}
+
+// serveSecrets checks the master key and the admin token as serve needs
+// them beyond what the configuration checks itself: SCIMGATE_MASTER_KEY, when
+// set, must be a usable key, and the redis store needs both configured, since
+// every replica must use the same ones. It returns the master key, nil when
+// the variable is not set. config check reports the same problems.
+func serveSecrets(cfg *config.Config, env Env) ([]byte, config.Errors) {
+	var problems config.Errors
+	masterText, haveMaster := env.lookup(keys.MasterKeyEnv)
+	var master []byte
+	if haveMaster {
+		var err error
+		if master, err = keys.ParseMasterKey(masterText); err != nil {
+			problems = append(problems, config.FieldError{Key: keys.MasterKeyEnv, Problem: err.Error(), Origin: config.Origin{Env: keys.MasterKeyEnv}})
+		}
+	}
+	if cfg.Store.Backend != config.BackendEmbedded {
+		if !haveMaster {
+			problems = append(problems, config.FieldError{Key: keys.MasterKeyEnv,
+				Problem: "required with the redis store: every replica must use the same master key (generate one with: openssl rand -base64 32)"})
+		}
+		if cfg.Admin.Token == "" {
+			problems = append(problems, config.FieldError{Key: "admin.token",
+				Problem: "required with the redis store, since replicas cannot share a generated one: set SCIMGATE_ADMIN_TOKEN (or admin.token) to 32 or more random characters, e.g. openssl rand -base64 32"})
+		}
+	}
+	return master, problems
 }
 
 // openStore opens the configured backend.
