@@ -44,7 +44,7 @@ whose Secret Token expires. --audience works as for 'client create'.`,
 	fs.StringVar(&req.Name, "name", "", "key `NAME`, such as \"OneLogin\" (required)")
 	fs.StringSliceVar(&scopes, "scope", nil, "allowed `SCOPES`: scim.read, scim.write, scim.full (default scim.full)")
 	fs.StringArrayVar(&req.Audiences, "audience", nil, "gateway route `AUDIENCE` the key is for (repeatable; default: the only route's)")
-	fs.DurationVar(&ttl, "ttl", 0, "key lifetime (`DURATION`, default: never expires)")
+	fs.DurationVar(&ttl, "ttl", 0, "key lifetime (`DURATION`, at least 1m; default: never expires)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		if err := requireFlags(c, "tenant", "name"); err != nil {
 			return err

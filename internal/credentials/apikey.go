@@ -32,6 +32,10 @@ type APIKeySpec struct {
 	TTL       time.Duration // 0: never expires
 }
 
+// minAPIKeyTTL is the shortest key lifetime: a key is pasted into an IdP by
+// hand, and one that expires before that is done is a typo (--ttl 1s).
+const minAPIKeyTTL = time.Minute
+
 // CreateAPIKey issues a key and returns it in clear once.
 func (s *Service) CreateAPIKey(ctx context.Context, spec APIKeySpec) (*APIKey, string, error) {
 	if !ValidTenantID(spec.TenantID) {
@@ -54,8 +58,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, spec APIKeySpec) (*APIKey, s
 	if len(spec.Audiences) == 0 {
 		return nil, "", invalid("audiences: at least one gateway audience is required")
 	}
-	if spec.TTL < 0 {
-		return nil, "", invalid("expiry must be positive, or zero for never")
+	if spec.TTL < 0 || spec.TTL > 0 && spec.TTL < minAPIKeyTTL {
+		return nil, "", invalid("expiry %s: must be at least %s, or zero for never", spec.TTL, minAPIKeyTTL)
 	}
 	if err := s.activeTenant(ctx, spec.TenantID); err != nil {
 		return nil, "", fmt.Errorf("tenant %q: %w", spec.TenantID, err)
@@ -94,11 +98,15 @@ func (s *Service) APIKeys(ctx context.Context, tenantID string) ([]APIKey, error
 
 // RotateAPIKey issues a new key with the same tenant, name, scopes and
 // audiences. The old key keeps working until it is revoked, so the IdP can be
-// switched over first.
+// switched over first. A revoked key is not rotated: rotation is for
+// replacing a working key, and a revoked one was meant to end.
 func (s *Service) RotateAPIKey(ctx context.Context, id string) (*APIKey, string, error) {
 	old, err := s.APIKey(ctx, id)
 	if err != nil {
 		return nil, "", err
+	}
+	if !old.Revoked.IsZero() {
+		return nil, "", invalid("API key %s is revoked: create a new key instead", id)
 	}
 	var ttl time.Duration
 	if !old.Expires.IsZero() {

@@ -61,6 +61,7 @@ func TestCredentials(t *testing.T) {
 		"client authentication":          testClientAuth,
 		"secret rotation":                testSecretRotation,
 		"api keys":                       testAPIKeys,
+		"api key lifetime":               testAPIKeyTTL,
 		"admins":                         testAdmins,
 		"usage is written behind":        testUsage,
 		"concurrent rotate and revoke lose nothing": testConcurrency,
@@ -247,6 +248,16 @@ func testSecretRotation(t *testing.T, kv store.KV) {
 	}
 }
 
+func testAPIKeyTTL(t *testing.T, kv store.KV) {
+	s, _ := newService(t, kv)
+	for ttl, ok := range map[time.Duration]bool{0: true, time.Minute: true, 720 * time.Hour: true, time.Second: false, 59 * time.Second: false, -time.Hour: false} {
+		_, _, err := s.CreateAPIKey(context.Background(), APIKeySpec{TenantID: "acme", Name: "k", Audiences: []string{aud}, TTL: ttl})
+		if ok != (err == nil) || err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("ttl %s: %v", ttl, err)
+		}
+	}
+}
+
 func testAPIKeys(t *testing.T, kv store.KV) {
 	ctx := context.Background()
 	s, clk := newService(t, kv)
@@ -286,6 +297,9 @@ func testAPIKeys(t *testing.T, kv store.KV) {
 	}
 	if _, err := s.AuthenticateAPIKey(ctx, plain); reason(err) != ReasonRevoked {
 		t.Fatalf("revoked key: %v", err)
+	}
+	if _, _, err := s.RotateAPIKey(ctx, k.ID); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "is revoked") {
+		t.Fatalf("rotating a revoked key: %v", err)
 	}
 	if _, err := s.AuthenticateAPIKey(ctx, rotatedPlain); err != nil {
 		t.Fatalf("rotated key: %v", err)
