@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"reflect"
 	"slices"
@@ -331,6 +332,13 @@ func isScalar(t reflect.Type) bool {
 // setScalar parses s into v, which isScalar accepts. Its errors quote s, so
 // it must not be used for secrets (which are strings and cannot fail).
 func setScalar(v reflect.Value, s string) error {
+	if l, ok := v.Addr().Interface().(*slog.Level); ok {
+		// slog's own error ("unknown name") does not say what is known.
+		if err := l.UnmarshalText([]byte(s)); err != nil {
+			return fmt.Errorf("%q is not a log level: use debug, info, warn or error", s)
+		}
+		return nil
+	}
 	if u, ok := v.Addr().Interface().(encoding.TextUnmarshaler); ok {
 		return u.UnmarshalText([]byte(s)) // the errors of all our types quote s
 	}

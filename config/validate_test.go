@@ -146,7 +146,7 @@ func TestValidationErrors(t *testing.T) {
 		"failures per ip 0":    {yaml: `ratelimit: {token: {failures_per_ip: 0}}`, key: "ratelimit.token.failures_per_ip", want: "at least 1"},
 		"token window 0":       {yaml: `ratelimit: {token: {window: 0s}}`, key: "ratelimit.token.window", want: "longer than 0s"},
 		"log format":           {yaml: `log: {format: xml}`, key: "log.format", want: `json, text, got "xml"`},
-		"log level":            {yaml: `log: {level: verbose}`, key: "log.level", want: `"verbose"`},
+		"log level":            {yaml: `log: {level: verbose}`, key: "log.level", want: `"verbose" is not a log level: use debug, info, warn or error`},
 		"audit sink":           {yaml: `audit: {sink: syslog}`, key: "audit.sink", want: "stdout, file"},
 		"audit file missing":   {yaml: `audit: {sink: file}`, key: "audit.file", want: "must be set"},
 		"audit file unused":    {yaml: `audit: {file: /tmp/audit.log}`, key: "audit.file", want: "only when"},
