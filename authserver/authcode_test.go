@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,9 @@ type codeEnv struct {
 	okta2, okta2Secret string // another Okta client of acme
 }
 
-func newCodeEnv(t testing.TB) *codeEnv {
+// newCodeEnv builds the authorization-code environment; change, if given,
+// adjusts the server's dependencies first.
+func newCodeEnv(t testing.TB, change ...func(*Deps)) *codeEnv {
 	t.Helper()
 	e := newEnv(t)
 	clk := &testkit.Clock{}
@@ -59,6 +62,11 @@ func newCodeEnv(t testing.TB) *codeEnv {
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()
 	t.Cleanup(ts.Close)
+	deps := Deps{Clients: e.creds, Keys: e.keys, Revocations: e.deny, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{}),
+		Grants: g, Admins: e.creds, Directory: e.creds}
+	for _, c := range change {
+		c(&deps)
+	}
 	srv, err := New(Config{
 		Issuer:            ts.URL,
 		Leeway:            30 * time.Second,
@@ -73,8 +81,7 @@ func newCodeEnv(t testing.TB) *codeEnv {
 		Audit:  audit.New(lockedBuffer{e.auditMu, e.audit}),
 		Now:    clk.Now,
 		Logger: slog.New(slog.NewTextHandler(testLog{t}, nil)),
-	}, Deps{Clients: e.creds, Keys: e.keys, Revocations: e.deny, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{}),
-		Grants: g, Admins: e.creds, Directory: e.creds})
+	}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,6 +571,64 @@ func TestSignInThrottle(t *testing.T) {
 	// ...while the real admin, from another address, signs in.
 	if resp, page := attempt(ce.browser(t), "198.51.100.7", adminPassword); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the real admin was locked out: %d %s", resp.StatusCode, page)
+	}
+}
+
+// slowAdmins checks passwords as slowly as argon2id does at its default
+// cost (tens of ms; the tests' cheap parameters take microseconds),
+// counting the checks and the most that ran at once.
+type slowAdmins struct {
+	AdminAuthenticator
+	mu              sync.Mutex
+	checks, running int
+	mostAtOnce      int
+}
+
+func (s *slowAdmins) AuthenticateAdmin(ctx context.Context, tenantID, username, password string) (*credentials.AdminUser, error) {
+	s.mu.Lock()
+	s.checks++
+	s.running++
+	s.mostAtOnce = max(s.mostAtOnce, s.running)
+	s.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	defer func() { s.mu.Lock(); s.running--; s.mu.Unlock() }()
+	return s.AdminAuthenticator.AuthenticateAdmin(ctx, tenantID, username, password)
+}
+
+// A burst of wrong passwords sent at once gets no more checks than the
+// same attempts one after the other: the throttle counts failures only
+// after argon2id, so attempts checked side by side would all pass it.
+func TestSignInThrottleUnderABurst(t *testing.T) {
+	admins := &slowAdmins{}
+	ce := newCodeEnv(t, func(d *Deps) { admins.AdminAuthenticator = d.Admins; d.Admins = admins })
+	b := ce.browser(t)
+	_, page := b.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+	csrf := csrfOf(t, page)
+	const attempts = 60
+	statuses := make(chan int, attempts)
+	var wg sync.WaitGroup
+	for i := range attempts {
+		wg.Go(func() {
+			form := url.Values{"csrf": {csrf}, "username": {"ada"}, "password": {"guess " + strconv.Itoa(i)}}
+			req, _ := http.NewRequest(http.MethodPost, ce.url+SignInPath, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Test-IP", "203.0.113.66")
+			resp, _ := b.do(req)
+			statuses <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	// The user's limit is 5 failures from an address that has failed.
+	if count[http.StatusUnauthorized] != 5 || count[http.StatusTooManyRequests] != attempts-5 || admins.checks != 5 {
+		t.Fatalf("answers %v after %d password checks; want 5 × 401, the rest 429, 5 checks", count, admins.checks)
+	}
+	if admins.mostAtOnce != 1 {
+		t.Fatalf("%d checks of one user's password ran at once", admins.mostAtOnce)
 	}
 }
 

@@ -114,6 +114,7 @@ type Server struct {
 	// and carry the __Host- prefix.
 	secureCookies bool
 	pages         *pages
+	signIns       *signInGate
 }
 
 // Paths relative to the issuer.
@@ -156,7 +157,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("authserver: the authorization-code flow needs Deps.Admins and Deps.Directory as well as Deps.Grants")
 	}
 	s := &Server{cfg: cfg, deps: deps, issuerPath: strings.TrimSuffix(u.Path, "/"),
-		issuerOrigin: u.Scheme + "://" + u.Host, secureCookies: u.Scheme == "https"}
+		issuerOrigin: u.Scheme + "://" + u.Host, secureCookies: u.Scheme == "https", signIns: newSignInGate()}
 	if s.pages, err = newPages(); err != nil {
 		return nil, err
 	}

@@ -59,6 +59,13 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := s.cfg.ClientIP(r)
 	throttle := s.signInThrottle(ip, client.TenantID, username)
+	leave, err := s.signIns.enter(ctx, throttle.ipKey, throttle.userKey)
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		s.showSignIn(w, r, http.StatusServiceUnavailable, client, p, username, "Too many sign-ins are being checked right now. Try again in a moment.")
+		return
+	}
+	defer leave()
 	if retry, blocked := throttle.blocked(ctx); blocked {
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		s.cfg.Audit.Record(ctx, audit.AdminSignInFailed, slog.String("tenant", client.TenantID), slog.String("username", username),
