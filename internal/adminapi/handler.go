@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -9,6 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -61,11 +65,31 @@ func NewHandler(ops Operations, token string, log *slog.Logger) (http.Handler, e
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, ErrorBody{Error: "not_found", Detail: "no such admin API path"})
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", strings.Join(allowedMethods(r, req.URL.Path), ", ")) // RFC 9110 §15.5.6
 		writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{Error: "method_not_allowed", Detail: "method not allowed on this path"})
 	})
 	h.routes(r)
 	return h.authenticate(r), nil
+}
+
+// allowedMethods lists the methods router serves on path. It walks every
+// route, which only a 405 pays for.
+func allowedMethods(router *mux.Router, path string) []string {
+	var methods []string
+	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		expr, err := route.GetPathRegexp()
+		if err != nil {
+			return nil
+		}
+		if re, err := regexp.Compile(expr); err == nil && re.MatchString(path) {
+			m, _ := route.GetMethods()
+			methods = append(methods, m...)
+		}
+		return nil
+	})
+	slices.Sort(methods)
+	return slices.Compact(methods)
 }
 
 // endpoint handles one route: it returns the status and body of a success,
@@ -210,9 +234,15 @@ func (e *bodyError) Error() string { return e.detail }
 // when allowEmpty is set.
 func decodeBody[T any](body io.Reader, allowEmpty bool) (T, error) {
 	var v T
-	dec := json.NewDecoder(http.MaxBytesReader(nil, io.NopCloser(body), MaxBodySize))
+	raw, err := io.ReadAll(http.MaxBytesReader(nil, io.NopCloser(body), MaxBodySize))
+	if err == nil {
+		err = checkMemberNames(raw, reflect.TypeFor[T]())
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(&v)
+	if err == nil {
+		err = dec.Decode(&v)
+	}
 	if err == nil {
 		if _, err = dec.Token(); errors.Is(err, io.EOF) {
 			return v, nil
@@ -231,6 +261,58 @@ func decodeBody[T any](body io.Reader, allowEmpty bool) (T, error) {
 		return v, &bodyError{http.StatusBadRequest, "request body: a JSON object is required"}
 	}
 	return v, &bodyError{http.StatusBadRequest, "request body: " + strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+// checkMemberNames refuses what encoding/json would quietly accept in a
+// request object: a member named twice (it keeps the last) and a member
+// whose name matches a field only when case is ignored ("ID" for "id").
+// Members of nested objects are left to the decoder.
+func checkMemberNames(raw []byte, t reflect.Type) error {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil // not an object: the decoder says what is wrong
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		name, _ := tok.(string)
+		switch field, known := jsonFieldNamed(t, name); {
+		case seen[name]:
+			return fmt.Errorf("member %q appears twice", name)
+		case !known && field != "":
+			return fmt.Errorf("unknown field %q (did you mean %q?)", name, field)
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// jsonFieldNamed reports whether struct type t has a field encoded as
+// name, and otherwise the name of the field it differs from only in case.
+func jsonFieldNamed(t reflect.Type, name string) (caseOnly string, exact bool) {
+	for f := range t.Fields() {
+		n, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if n == "" {
+			n = f.Name
+		}
+		switch {
+		case n == name:
+			return "", true
+		case strings.EqualFold(n, name):
+			caseOnly = n
+		}
+	}
+	return caseOnly, false
 }
 
 // serve runs e and writes its result as JSON.

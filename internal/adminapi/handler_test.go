@@ -78,6 +78,8 @@ func TestHandlerHTTP(t *testing.T) {
 		{"exists", "POST", "/admin/v1/tenants", bearer, `{"id":"acme"}`, 409, "conflict", `tenant \"acme\": already exists`},
 		{"invalid id", "POST", "/admin/v1/tenants", bearer, `{"id":"ACME_1"}`, 400, "invalid_request", "tenant id"},
 		{"unknown field", "POST", "/admin/v1/tenants", bearer, `{"id":"x","name":"y"}`, 400, "invalid_request", `unknown field \"name\"`},
+		{"member named twice", "POST", "/admin/v1/tenants", bearer, `{"id":"acme2","id":"evil"}`, 400, "invalid_request", `member \"id\" appears twice`},
+		{"member name in another case", "POST", "/admin/v1/tenants", bearer, `{"ID":"upper"}`, 400, "invalid_request", `did you mean \"id\"`},
 		{"no body", "POST", "/admin/v1/tenants", bearer, ``, 400, "invalid_request", "a JSON object is required"},
 		{"not JSON", "POST", "/admin/v1/tenants", bearer, `id=acme`, 400, "invalid_request", "request body"},
 		{"trailing data", "POST", "/admin/v1/tenants", bearer, `{"id":"b"} {"id":"c"}`, 400, "invalid_request", "after the JSON object"},
@@ -104,6 +106,9 @@ func TestHandlerHTTP(t *testing.T) {
 			got := send(t, srv, tc.method, tc.path, tc.auth, tc.body)
 			if got.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", got.status, tc.status, got.body)
+			}
+			if allow := got.header.Get("Allow"); tc.status == http.StatusMethodNotAllowed && allow != "GET, POST" {
+				t.Errorf("405 with Allow %q, want \"GET, POST\"", allow)
 			}
 			if got.header.Get("Cache-Control") != "no-store" {
 				t.Errorf("Cache-Control %q", got.header.Get("Cache-Control"))

@@ -347,7 +347,7 @@ func (l *Local) SetAdminPassword(ctx context.Context, tenantID, username string,
 	if err := l.checkTenant(ctx, tenantID); err != nil {
 		return nil, err
 	}
-	if !plausibleUsername(username) {
+	if !credentials.ValidUsername(username) {
 		return nil, fmt.Errorf("admin %q: %w", username, credentials.ErrNotFound)
 	}
 	a, password, err := l.creds.SetAdminPassword(ctx, tenantID, username, req.Password)
@@ -363,7 +363,7 @@ func (l *Local) DeleteAdmin(ctx context.Context, tenantID, username string) erro
 	if err := l.checkTenant(ctx, tenantID); err != nil {
 		return err
 	}
-	if !plausibleUsername(username) {
+	if !credentials.ValidUsername(username) {
 		return fmt.Errorf("admin %q: %w", username, credentials.ErrNotFound)
 	}
 	if err := l.creds.DeleteAdmin(ctx, tenantID, username); err != nil {
@@ -371,20 +371,6 @@ func (l *Local) DeleteAdmin(ctx context.Context, tenantID, username string) erro
 	}
 	l.record(ctx, audit.CredentialDeleted, tenantID, kindAdmin, username)
 	return nil
-}
-
-// plausibleUsername rejects what no admin can be named, before it becomes
-// part of a store key.
-func plausibleUsername(u string) bool {
-	if u == "" || len(u) > 254 {
-		return false
-	}
-	for _, r := range u {
-		if r <= 0x20 || r == 0x7f || r == '/' {
-			return false
-		}
-	}
-	return true
 }
 
 // SigningKeys implements Operations.

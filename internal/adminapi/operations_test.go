@@ -108,6 +108,10 @@ func TestRequestErrors(t *testing.T) {
 			"unknown api key":          {func() error { _, err := f.ops.RevokeAPIKey(ctx, "nope"); return err }, credentials.ErrNotFound, "api key nope"},
 			"unknown admin":            {func() error { return f.ops.DeleteAdmin(ctx, "acme", "nobody") }, credentials.ErrNotFound, `admin "nobody"`},
 			"admins of unknown tenant": {func() error { _, err := f.ops.Admins(ctx, "nope"); return err }, credentials.ErrNotFound, "nope"},
+			"dot username": {func() error {
+				_, err := f.ops.CreateAdmin(ctx, "acme", NewAdmin{Username: "..", Password: "a long enough passphrase"})
+				return err
+			}, credentials.ErrInvalid, "username"},
 			"short password": {func() error {
 				_, err := f.ops.CreateAdmin(ctx, "acme", NewAdmin{Username: "ann", Password: "short"})
 				return err

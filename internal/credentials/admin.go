@@ -107,15 +107,25 @@ func (s *Service) AuthenticateAdmin(ctx context.Context, tenantID, username, pas
 }
 
 func checkUsername(u string) error {
-	if u == "" || len(u) > 254 {
-		return invalid("username: must be 1-254 characters")
+	if !ValidUsername(u) {
+		return invalid("username: 1-254 characters without spaces, slashes or control characters, and not . or ..")
+	}
+	return nil
+}
+
+// ValidUsername reports whether u can name an admin: it becomes part of
+// store keys and of admin API paths, where "." and ".." would be taken for
+// dot segments and cleaned away before the admin is found.
+func ValidUsername(u string) bool {
+	if u == "" || len(u) > 254 || u == "." || u == ".." {
+		return false
 	}
 	for _, r := range u {
 		if r <= 0x20 || r == 0x7f || r == '/' {
-			return invalid("username: no spaces, slashes or control characters")
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
 func checkPassword(p string) error {
