@@ -59,8 +59,8 @@ type Listen struct {
 	// TLS makes both listeners serve HTTPS. Leave both files empty when a
 	// load balancer terminates TLS.
 	TLS TLS `yaml:"tls"`
-	// TrustedProxies lists the CIDRs (10.0.0.0/8, 2001:db8::/32) of load
-	// balancers whose X-Forwarded-For header is believed. A request from any
+	// TrustedProxies lists the CIDRs (10.0.0.0/8, 2001:db8::/32) or addresses
+	// of load balancers whose X-Forwarded-For header is believed. A request from any
 	// other peer is attributed to the peer address.
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
 	// ShutdownTimeout is how long in-flight requests may take to finish after

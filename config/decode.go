@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strconv"
@@ -338,6 +339,16 @@ func setScalar(v reflect.Value, s string) error {
 			return fmt.Errorf("%q is not a log level: use debug, info, warn or error", s)
 		}
 		return nil
+	}
+	if p, ok := v.Addr().Interface().(*netip.Prefix); ok {
+		// A bare address is the one host, as nginx's set_real_ip_from reads it.
+		if a, err := netip.ParseAddr(s); err == nil {
+			*p = netip.PrefixFrom(a, a.BitLen())
+			return nil
+		}
+		if _, err := netip.ParsePrefix(s); err != nil {
+			return fmt.Errorf("%q is not an address or a CIDR such as 10.0.0.0/8", s)
+		}
 	}
 	if u, ok := v.Addr().Interface().(encoding.TextUnmarshaler); ok {
 		return u.UnmarshalText([]byte(s)) // the errors of all our types quote s

@@ -41,6 +41,12 @@ func TestEnvOverrides(t *testing.T) {
 				return reflect.DeepEqual(c.Listen.TrustedProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.0.0/16")})
 			},
 		},
+		"trusted proxies as bare addresses": {
+			[]string{"SCIMGATE_LISTEN_TRUSTED_PROXIES=10.0.0.1,2001:db8::1"},
+			func(c *config.Config) bool {
+				return reflect.DeepEqual(c.Listen.TrustedProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("2001:db8::1/128")})
+			},
+		},
 		"bool, float, int, level": {
 			[]string{"SCIMGATE_METRICS_ENABLED=false", "SCIMGATE_RATELIMIT_GATEWAY_TENANT_RATE=25.5", "SCIMGATE_GATEWAY_TOKEN_CACHE_SIZE=0", "SCIMGATE_LOG_LEVEL=debug"},
 			func(c *config.Config) bool {
@@ -89,7 +95,7 @@ func TestEnvErrors(t *testing.T) {
 	}{
 		"unparsable":          {[]string{"SCIMGATE_TOKENS_ACCESS_TTL=forever"}, `SCIMGATE_TOKENS_ACCESS_TTL: tokens.access_ttl: "forever" is not a duration: use Go syntax such as 90s, 10m or 1h30m`},
 		"invalid":             {[]string{"SCIMGATE_TOKENS_ACCESS_TTL=48h"}, `SCIMGATE_TOKENS_ACCESS_TTL: tokens.access_ttl: must be between 5m and 24h, got 48h`},
-		"bad list item":       {[]string{"SCIMGATE_LISTEN_TRUSTED_PROXIES=10.0.0.0/8,nope"}, `SCIMGATE_LISTEN_TRUSTED_PROXIES: listen.trusted_proxies[1]: netip.ParsePrefix("nope"): no '/'`},
+		"bad list item":       {[]string{"SCIMGATE_LISTEN_TRUSTED_PROXIES=10.0.0.0/8,nope"}, `SCIMGATE_LISTEN_TRUSTED_PROXIES: listen.trusted_proxies[1]: "nope" is not an address or a CIDR such as 10.0.0.0/8`},
 		"invalid list item":   {[]string{"SCIMGATE_STORE_REDIS_ADDRS=a:1,b"}, `SCIMGATE_STORE_REDIS_ADDRS: store.redis.addrs[1]: "b" is not host:port`},
 		"unknown":             {[]string{"SCIMGATE_STORE_BACKNED=redis"}, `SCIMGATE_STORE_BACKNED: unknown variable (did you mean SCIMGATE_STORE_BACKEND?)`},
 		"unknown, far off":    {[]string{"SCIMGATE_WHATEVER=secret-value"}, `SCIMGATE_WHATEVER: unknown variable`},
