@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -80,6 +81,9 @@ it to the tenant.`,
 		if err := requireFlags(c, "tenant", "name", "kind"); err != nil {
 			return err
 		}
+		if req.Kind == "okta" && req.OktaApp == "" && len(req.RedirectURIs) == 0 {
+			return usageError{c.CommandPath(), errors.New("an okta client needs --okta-app NAME (Okta's callback URIs for the app) or --redirect-uri URI")}
+		}
 		req.Scope, req.AccessTTL, req.SecretLifetime = strings.Join(scopes, " "), adminapi.Duration(accessTTL), lifetime()
 		return a.manage(c, func(ops adminapi.Operations) error {
 			cl, err := ops.CreateClient(c.Context(), req)
@@ -128,7 +132,8 @@ func printIssuedClient(w io.Writer, c *adminapi.ClientWithSecret, rotated bool) 
 	}
 	fmt.Fprintln(w, shownOnce("client secret")+expiresSentence(expiresAt(c.ClientSecretExpiresAt)))
 	if rotated {
-		fmt.Fprintf(w, "The client's other secrets keep working until you delete them: scimgate client secret delete %s SECRET_ID\n", c.ClientID)
+		fmt.Fprintf(w, "This secret's id is %s. The client's other secrets keep working until you delete them:\n"+
+			"scimgate client secret delete %s SECRET_ID (scimgate client show %s lists them)\n", c.ClientSecretID, c.ClientID, c.ClientID)
 	}
 }
 

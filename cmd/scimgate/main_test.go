@@ -83,6 +83,8 @@ func TestUsageErrors(t *testing.T) {
 		"admin":            {[]string{"admin", "nope"}, `unknown command "nope" for "scimgate admin"`},
 		"key":              {[]string{"key", "rotat"}, `did you mean rotate?`},
 		"config":           {[]string{"config", "chek", "f"}, `did you mean check?`},
+		"okta without callbacks": {[]string{"client", "create", "--tenant", "acme", "--name", "x", "--kind", "okta"},
+			"an okta client needs --okta-app NAME (Okta's callback URIs for the app) or --redirect-uri URI"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out := c.run(tc.args...)
@@ -218,7 +220,10 @@ func TestCommands(t *testing.T) {
 	if show := c.ok("client", "show", cl.ClientID); !strings.Contains(show, cl.ClientSecretID) || !strings.Contains(show, rotated.ClientSecretID) {
 		t.Fatalf("client show lists neither secret:\n%s", show)
 	}
-	if out := c.ok("client", "secret", "delete", cl.ClientID, cl.ClientSecretID); !strings.Contains(out, "1 active secrets remain") {
+	if out := c.ok("client", "rotate", cl.ClientID); !strings.Contains(out, "This secret's id is ") {
+		t.Errorf("client rotate does not name the new secret's id:\n%s", out)
+	}
+	if out := c.ok("client", "secret", "delete", cl.ClientID, cl.ClientSecretID); !strings.Contains(out, "2 active secrets remain") {
 		t.Errorf("secret delete: %s", out)
 	}
 	if got := okJSON[adminapi.Client](c, "client", "disable", cl.ClientID); !got.Disabled {
