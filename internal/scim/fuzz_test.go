@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -36,6 +38,9 @@ func FuzzNormalizeRequest(f *testing.F) {
 		}
 		if d == Off {
 			return
+		}
+		if !mentionsRemoval(body) && hasRemove(got.Body) {
+			t.Fatalf("an add became a remove: %q", got.Body)
 		}
 		h2 := h.Clone()
 		h2.Set("Content-Type", got.ContentType)
@@ -80,4 +85,39 @@ func FuzzNormalizeResponse(f *testing.F) {
 			t.Fatalf("not idempotent: %d %q then %d %q", got.Status, got.Body, again.Status, again.Body)
 		}
 	})
+}
+
+// mentionsRemoval reports whether a JSON body holds, anywhere, a string that
+// is "remove" or "replace" in any case: only those ops may become removes.
+func mentionsRemoval(body []byte) bool {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return true
+	}
+	var walk func(any) bool
+	walk = func(v any) bool {
+		switch v := v.(type) {
+		case string:
+			return strings.EqualFold(v, "remove") || strings.EqualFold(v, "replace")
+		case []any:
+			return slices.ContainsFunc(v, walk)
+		case map[string]any:
+			for _, e := range v {
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v)
+}
+
+// hasRemove reports whether a canonical PATCH body has a remove operation.
+func hasRemove(body []byte) bool {
+	var p struct {
+		Operations []struct{ Op string }
+	}
+	_ = json.Unmarshal(body, &p)
+	return slices.ContainsFunc(p.Operations, func(o struct{ Op string }) bool { return o.Op == "remove" })
 }

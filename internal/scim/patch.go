@@ -196,18 +196,20 @@ func (n *normalizer) pathOp(name string, orig *node, path string, val *node, cha
 	whole := !(pp.Filter != nil && pp.Sub == "")
 	val, c := n.typeValue(pp.leaf, val, whole)
 	changed = changed || c
+	if why, none := n.assignsNothing(pp.leaf, val); none {
+		if name != "replace" {
+			// Decision: an add of nothing is refused. RFC 7644 §3.5.2.1 wants
+			// a value to add; rewriting it to remove, as for replace, would
+			// delete what the client asked to add to (add members null
+			// emptied the group), and dropping it would hide the mistake.
+			return nil, false, badRequest(InvalidValue, "add on "+quoteToken([]byte(pp.text))+" has no value to add")
+		}
+		if why != "" {
+			n.rw.add(why)
+		}
+		return n.emit(nil, "remove", pp.text, nil, true), true, nil
+	}
 	switch {
-	case val.kind == kindNull:
-		// RFC 7643 §2.5: null is "unassigned", so setting it removes.
-		n.rw.add(RewriteNullRemove)
-		return n.emit(nil, "remove", pp.text, nil, true), true, nil
-	case val.isEmptyString() && (n.emptyClears || pp.leaf != nil && pp.leaf.Type == TypeComplex):
-		// "" clears: universal on a complex attribute (Entra's manager ""),
-		// dialect-gated on simple ones (see rules.emptyClears).
-		n.rw.add(RewriteEmptyString)
-		return n.emit(nil, "remove", pp.text, nil, true), true, nil
-	case pp.leaf == enterpriseManager() && val.kind == kindObject && len(val.members) == 0:
-		return n.emit(nil, "remove", pp.text, nil, true), true, nil
 	case name == "replace" && multiTarget && val.kind == kindArray && len(val.elems) == 0:
 		// Okta's "Push now" on an empty group; RFC-equivalent, and some
 		// servers answer 400 to an empty replace (R6).
@@ -220,6 +222,25 @@ func (n *normalizer) pathOp(name string, orig *node, path string, val *node, cha
 		return n.emit(nil, "replace", pp.text, val, true), true, nil
 	}
 	return n.emit(orig, name, pp.text, val, changed), changed, nil
+}
+
+// assignsNothing reports whether the typed value val of the attribute leaf
+// (nil: unknown) assigns nothing, so that a replace with it clears, and the
+// rewrite that says why (none for a manager left without an id, which
+// typeValue already reported).
+func (n *normalizer) assignsNothing(leaf *attrDef, val *node) (Rewrite, bool) {
+	switch {
+	case val.kind == kindNull:
+		// RFC 7643 §2.5: null is "unassigned".
+		return RewriteNullRemove, true
+	case val.isEmptyString() && (n.emptyClears || leaf != nil && leaf.Type == TypeComplex):
+		// "" clears: universal on a complex attribute (Entra's manager ""),
+		// dialect-gated on simple ones (see rules.emptyClears).
+		return RewriteEmptyString, true
+	case leaf == enterpriseManager() && val.kind == kindObject && len(val.members) == 0:
+		return "", true
+	}
+	return "", false
 }
 
 // notePath records the rewrites parsing a path implied.

@@ -50,7 +50,7 @@ const (
 	RewriteAddSingle     Rewrite = "add-to-replace"       // add on a single-valued attribute became replace
 	RewriteRemoveByValue Rewrite = "remove-by-value"      // remove with a value list became filtered removes
 	RewriteReplaceEmpty  Rewrite = "replace-empty-list"   // replace with [] became remove
-	RewriteNullRemove    Rewrite = "null-to-remove"       // add/replace with null became remove
+	RewriteNullRemove    Rewrite = "null-to-remove"       // replace with null became remove
 	RewriteEmptyString   Rewrite = "empty-string"         // "" became remove (PATCH) or was dropped (body)
 	RewriteManager       Rewrite = "manager-object"       // manager string or one-element list became {"value":…}
 	RewriteUnwrap        Rewrite = "unwrap-single-value"  // one-element list on a single-valued attribute unwrapped
