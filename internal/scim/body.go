@@ -1,6 +1,9 @@
 package scim
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // resource rewrites a POST or PUT body of a User or Group in place and
 // reports whether it changed. Canonical form: "schemas" lists the endpoint's
@@ -98,6 +101,15 @@ func (n *normalizer) resource(root *node) bool {
 	root.members = kept
 	if ext != nil {
 		changed = n.typeMembers(index.enterprise, ext) || changed
+		if len(ext.members) == 0 {
+			// Every value was null or cleared (OneLogin's unmapped template
+			// fields): RFC 7643 §2.5 makes the extension unassigned, and a
+			// strict upstream refuses it empty. Decision: a URN the client
+			// listed in schemas stays (as in L4); none is added.
+			root.members = slices.DeleteFunc(root.members, func(m member) bool { return m.val == ext })
+			n.rw.add(RewriteEmptyList)
+			ext, changed = nil, true
+		}
 	}
 	return n.schemas(root, schemas, ext != nil) || changed
 }

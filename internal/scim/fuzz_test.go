@@ -42,6 +42,9 @@ func FuzzNormalizeRequest(f *testing.F) {
 		if !mentionsRemoval(body) && hasRemove(got.Body) {
 			t.Fatalf("an add became a remove: %q", got.Body)
 		}
+		if method != "PATCH" && !bytes.Equal(got.Body, body) && hasEmptyExtension(got.Body) {
+			t.Fatalf("rewritten body keeps an empty enterprise extension: %q", got.Body)
+		}
 		h2 := h.Clone()
 		h2.Set("Content-Type", got.ContentType)
 		again, err := NormalizeRequest(got.Dialect, Request{Method: method, Path: path, RawQuery: got.RawQuery, Header: h2, Body: got.Body})
@@ -120,4 +123,12 @@ func hasRemove(body []byte) bool {
 	}
 	_ = json.Unmarshal(body, &p)
 	return slices.ContainsFunc(p.Operations, func(o struct{ Op string }) bool { return o.Op == "remove" })
+}
+
+// hasEmptyExtension reports whether a body's enterprise extension is {}.
+func hasEmptyExtension(body []byte) bool {
+	var r map[string]any
+	_ = json.Unmarshal(body, &r)
+	ext, ok := r[URNEnterpriseUser].(map[string]any)
+	return ok && len(ext) == 0
 }
