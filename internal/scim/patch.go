@@ -193,9 +193,21 @@ func (n *normalizer) pathOp(name string, orig *node, path string, val *node, cha
 	if val == nil {
 		return nil, false, badRequest(InvalidValue, name+" on "+quoteToken([]byte(pp.text))+" needs a value")
 	}
+	var clears []*node
+	if name == "replace" && pp.Filter == nil && pp.Sub == "" && pp.leaf != nil && pp.leaf.Type == TypeComplex && !pp.leaf.MultiValued {
+		obj := val
+		if val.kind == kindArray && len(val.elems) == 1 {
+			obj = val.elems[0] // a legacy one-element list, which typeValue unwraps
+		}
+		if obj.kind == kindObject {
+			if clears = n.clearedSubs(pp, obj); len(clears) > 0 && len(obj.members) == 0 {
+				return clears, true, nil
+			}
+		}
+	}
 	whole := !(pp.Filter != nil && pp.Sub == "")
 	val, c := n.typeValue(pp.leaf, val, whole)
-	changed = changed || c
+	changed = changed || c || len(clears) > 0
 	if why, none := n.assignsNothing(pp.leaf, val); none {
 		if name != "replace" {
 			// Decision: an add of nothing is refused. RFC 7644 §3.5.2.1 wants
@@ -221,7 +233,32 @@ func (n *normalizer) pathOp(name string, orig *node, path string, val *node, cha
 		n.rw.add(RewriteAddSingle)
 		return n.emit(nil, "replace", pp.text, val, true), true, nil
 	}
-	return n.emit(orig, name, pp.text, val, changed), changed, nil
+	return append(n.emit(orig, name, pp.text, val, changed), clears...), changed, nil
+}
+
+// clearedSubs takes out of val, the value of a replace on the single-valued
+// complex attribute at pp, the sub-attributes it clears (null, or "" where
+// that clears) and returns a remove of each. RFC 7644 §3.5.2.3 leaves the
+// sub-attributes a replace does not name unchanged, so dropping
+// {"givenName":null} from the value would keep the old givenName. Read-only
+// and unknown sub-attributes are left to typeValue, which drops them.
+// Decision: an add keeps dropping them (Entra's legacy manager add carries
+// "$ref":null, U-20): an add of nothing never removes.
+func (n *normalizer) clearedSubs(pp parsedPath, val *node) []*node {
+	var out []*node
+	kept := val.members[:0]
+	for _, m := range val.members {
+		if d := pp.leaf.lookupSub(m.key); d != nil && !d.ReadOnly {
+			if why, none := n.assignsNothing(d, m.val); none {
+				n.rw.add(why)
+				out = append(out, n.emit(nil, "remove", pp.text+"."+d.Name, nil, true)...)
+				continue
+			}
+		}
+		kept = append(kept, m)
+	}
+	val.members = kept
+	return out
 }
 
 // assignsNothing reports whether the typed value val of the attribute leaf

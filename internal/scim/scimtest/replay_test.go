@@ -285,6 +285,13 @@ func replayEntraDefaultJob(t *testing.T, r *replayer) {
 				t.Fatalf("manager = %v", m)
 			}
 		}},
+		// Q18's legacy list with "$ref":null on a replace clears the $ref U-20 set
+		step{id: "Q18", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"manager","value":[{"$ref":null,"value":"{mid}"}]}]}`, want: okOrNoContent},
+		step{id: "Q18 get", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
+			if m := b[ent].(map[string]any)["manager"].(map[string]any); m["value"] != r.vars["mid"] || m["$ref"] != nil {
+				t.Fatalf("manager = %v", m)
+			}
+		}},
 		step{id: "U-23c", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"remove","path":"manager[value eq \"{mid}\"]"}]}`, want: okOrNoContent},
 		step{id: "U-21", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Add","path":"` + ent + `:manager","value":"{mid}"}]}`, want: okOrNoContent},
 		step{id: "U-23b", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"` + ent + `:manager","value":""}]}`, want: okOrNoContent},
@@ -400,6 +407,13 @@ func replayOkta(t *testing.T, r *replayer) {
 		step{id: "U9", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
 			if b["active"] != false || b["name"].(map[string]any)["middleName"] != "Excited" {
 				t.Fatalf("U9 %v", b)
+			}
+		}},
+		// a null sub-attribute of a replaced complex attribute clears it (RFC 7644 §3.5.2.3)
+		step{id: "U7 null", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","path":"name","value":{"middleName":null,"familyName":"User"}}]}`, want: okOrNoContent},
+		step{id: "U9 null", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
+			if n := b["name"].(map[string]any); n["middleName"] != nil || n["givenName"] != "Another" || n["familyName"] != "User" {
+				t.Fatalf("name %v", n)
 			}
 		}},
 		step{id: "U10", method: "GET", path: "/Users", query: `filter=userName eq "test.user@okta.local"`, want: ok, check: total(1)},
