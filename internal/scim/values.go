@@ -71,14 +71,12 @@ func (n *normalizer) typeValue(def *attrDef, v *node, whole bool) (*node, bool) 
 		}
 		if v.kind == kindObject {
 			changed := n.typeMembers(def.sub, v)
-			if def == enterpriseManager() && len(v.members) > 0 {
-				if id := v.get("value"); id == nil || id.isEmptyString() {
-					// a manager without an id (OneLogin's template with no
-					// manager mapped) names no one: it is unassigned
-					n.rw.add(RewriteManager)
-					v.members = nil
-					changed = true
-				}
+			if def == enterpriseManager() && len(v.members) > 0 && !namesSomeone(v) {
+				// a manager without an id or a $ref (OneLogin's template
+				// with no manager mapped) names no one: it is unassigned
+				n.rw.add(RewriteManager)
+				v.members = nil
+				changed = true
 			}
 			return v, changed
 		}
@@ -179,6 +177,13 @@ func unwrapSingle(def *attrDef, e *node) (*node, bool) {
 		}
 	}
 	return inner, inner != nil && inner.kind != kindObject && inner.kind != kindArray
+}
+
+// namesSomeone reports whether a typed manager object identifies a user:
+// by its id, or by its $ref alone (RFC 7643 §4.3 makes both optional).
+func namesSomeone(manager *node) bool {
+	id, ref := manager.get("value"), manager.get("$ref")
+	return id != nil && !id.isEmptyString() || ref != nil && !ref.isEmptyString()
 }
 
 func enterpriseManager() *attrDef { return index.enterprise["manager"] }
