@@ -15,9 +15,9 @@ func (n *normalizer) resource(root *node) bool {
 	changed := false
 	var schemas, ext *node
 	kept := make([]member, 0, len(root.members))
-	for _, m := range root.members {
+	for i, m := range root.members {
 		if strings.EqualFold(m.key, "schemas") {
-			if m.key != "schemas" {
+			if m.key != "schemas" && !n.collides(root.members, i, "schemas") {
 				m.key, m.rawKey = "schemas", nil
 				n.rw.add(RewriteAttrCase)
 				changed = true
@@ -45,7 +45,7 @@ func (n *normalizer) resource(root *node) bool {
 			}
 			if ext != nil {
 				// both the legacy and the RFC key: one extension object
-				ext.members = append(ext.members, m.val.members...)
+				n.merge(ext, m.val.members...)
 				changed = true
 				continue
 			}
@@ -75,7 +75,7 @@ func (n *normalizer) resource(root *node) bool {
 				ext = newObject()
 				kept = append(kept, member{key: URNEnterpriseUser, val: ext})
 			}
-			ext.members = append(ext.members, m)
+			n.merge(ext, m)
 			n.rw.add(RewriteEnterprise)
 			changed = true
 			continue
@@ -84,7 +84,7 @@ func (n *normalizer) resource(root *node) bool {
 			kept = append(kept, m)
 			continue
 		}
-		if m.key != def.Name {
+		if m.key != def.Name && !n.collides(root.members, i, def.Name) {
 			m.key, m.rawKey = def.Name, nil
 			n.rw.add(RewriteAttrCase)
 			changed = true

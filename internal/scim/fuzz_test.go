@@ -45,6 +45,9 @@ func FuzzNormalizeRequest(f *testing.F) {
 		if method != "PATCH" && !bytes.Equal(got.Body, body) && hasEmptyExtension(got.Body) {
 			t.Fatalf("rewritten body keeps an empty enterprise extension: %q", got.Body)
 		}
+		if !bytes.Equal(got.Body, body) && repeatsKey(got.Body) && !repeatsKey(body) {
+			t.Fatalf("a member name written twice into one object: %q", got.Body)
+		}
 		h2 := h.Clone()
 		h2.Set("Content-Type", got.ContentType)
 		again, err := NormalizeRequest(got.Dialect, Request{Method: method, Path: path, RawQuery: got.RawQuery, Header: h2, Body: got.Body})
@@ -131,4 +134,50 @@ func hasEmptyExtension(body []byte) bool {
 	_ = json.Unmarshal(body, &r)
 	ext, ok := r[URNEnterpriseUser].(map[string]any)
 	return ok && len(ext) == 0
+}
+
+// repeatsKey reports whether an object of a JSON document has two members
+// of the same name.
+func repeatsKey(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next token is a member name
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.key {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			k := tok.(string)
+			if top.keys[k] {
+				return true
+			}
+			top.keys[k] = true
+			top.key = false
+			continue
+		}
+		if top != nil && top.object {
+			top.key = true // this token is a member's value
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, keys: map[string]bool{}, key: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
 }

@@ -54,11 +54,40 @@ func (n *normalizer) patch(root *node) (bool, error) {
 }
 
 func (n *normalizer) renamed(obj *node, i int, key string, why Rewrite) bool {
-	if obj.rename(i, key) {
+	if obj.members[i].key != key && !n.collides(obj.members, i, key) && obj.rename(i, key) {
 		n.rw.add(why)
 		return true
 	}
 	return false
+}
+
+// collides reports whether a member of members other than i is named key
+// in any case, and records the collision. Attribute names are
+// case-insensitive (RFC 7643 §2.1): renaming member i to key, or merging it
+// into an object holding key, would write one attribute twice, and keeping
+// either value would lose the other silently. Decision: a request naming an
+// attribute twice is refused with invalidSyntax (NormalizeRequest); an
+// answer keeps the names it had. members may be filtered in place by the
+// caller: every other entry is still another member, or a copy of one.
+func (n *normalizer) collides(members []member, i int, key string) bool {
+	for j := range members {
+		if j != i && strings.EqualFold(members[j].key, key) {
+			if n.collision == "" {
+				n.collision = key
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// merge appends members to the object obj unless one collides.
+func (n *normalizer) merge(obj *node, members ...member) {
+	for _, m := range members {
+		if !n.collides(obj.members, -1, m.key) {
+			obj.members = append(obj.members, m)
+		}
+	}
 }
 
 // operation returns the canonical operations one input operation stands for.

@@ -134,6 +134,9 @@ type normalizer struct {
 	rules
 	res Resource
 	rw  rewrites
+	// collision is the first attribute name a rename or merge would have
+	// written twice into one object (see collides); requests refuse it.
+	collision string
 }
 
 func (n *normalizer) body(kind bodyKind, body []byte) ([]byte, error) {
@@ -153,6 +156,10 @@ func (n *normalizer) body(kind bodyKind, body []byte) ([]byte, error) {
 		changed, err = n.patch(root)
 	} else {
 		changed = n.resource(root)
+	}
+	if err == nil && n.collision != "" {
+		return nil, badRequest(InvalidSyntax, "the body names "+quoteToken([]byte(n.collision))+
+			" more than once (attribute names are case-insensitive)")
 	}
 	if err != nil || !changed {
 		return body, err

@@ -303,7 +303,7 @@ func (n *normalizer) returned(r *node, excludeMembers bool) bool {
 	changed := false
 	var ext *node
 	kept := r.members[:0]
-	for _, m := range r.members {
+	for i, m := range r.members {
 		switch {
 		case strings.EqualFold(m.key, "password") && n.res == Users:
 			n.rw.add(RewritePassword)
@@ -315,6 +315,9 @@ func (n *normalizer) returned(r *node, excludeMembers bool) bool {
 			continue
 		case len(m.key) > 4 && strings.EqualFold(m.key[:4], "urn:"):
 			if u, class := canonicalURN(m.key, n.res); u == URNEnterpriseUser && m.val.kind == kindObject {
+				if ext != nil || m.key != u && n.collides(r.members, i, u) {
+					break // a second extension key: both keep their names
+				}
 				if class == urnLegacy {
 					n.rw.add(RewriteLegacyURN)
 				}

@@ -89,7 +89,7 @@ func (n *normalizer) typeValue(def *attrDef, v *node, whole bool) (*node, bool) 
 func (n *normalizer) typeMembers(attrs map[string]*attrDef, v *node) bool {
 	changed := false
 	kept := v.members[:0]
-	for _, m := range v.members {
+	for i, m := range v.members {
 		if m.val.kind == kindNull {
 			n.rw.add(RewriteNullDropped)
 			changed = true
@@ -101,6 +101,10 @@ func (n *normalizer) typeMembers(attrs map[string]*attrDef, v *node) bool {
 			continue
 		}
 		if d := lookupFold(attrs, m.key); d != nil {
+			if m.key != d.Name && n.collides(v.members, i, d.Name) {
+				kept = append(kept, m)
+				continue
+			}
 			if m.key != d.Name {
 				m.key, m.rawKey = d.Name, nil
 				n.rw.add(RewriteAttrCase)
