@@ -348,18 +348,61 @@ func (n *normalizer) removeByValue(pp parsedPath, val *node) ([]*node, error) {
 	}
 	out := make([]*node, 0, len(elems))
 	for _, e := range elems {
-		v := e.get("value")
-		if v == nil || v.kind != kindString || v.str == "" {
-			return nil, badRequest(InvalidValue, "each value to remove from "+quoteToken([]byte(pp.text))+` needs a "value"`)
+		filter, ok := n.elementFilter(pp.attr, e)
+		if !ok {
+			return nil, badRequest(InvalidValue, "each value to remove from "+quoteToken([]byte(pp.text))+
+				` needs a "value" and only simple, known sub-attributes`)
 		}
-		lit := v.raw
-		if lit == nil {
-			lit = appendQuoted(nil, v.str)
-		}
-		out = append(out, n.emit(nil, "remove", pp.text+"[value eq "+string(lit)+"]", nil, true)...)
+		out = append(out, n.emit(nil, "remove", pp.text+"["+string(filter)+"]", nil, true)...)
 	}
 	n.rw.add(RewriteRemoveByValue)
 	return out, nil
+}
+
+// elementFilter returns the value filter that matches the element e of the
+// multi-valued attribute def: "value eq …", and every other sub-attribute e
+// names, so that {"value":"a@x","type":"work"} does not also remove a home
+// email with that address. Decision: on a list of references (members),
+// the value is the referenced id and names the element alone; Entra's
+// "$ref" and Okta's "display" are not compared. ok is false when e has no
+// non-empty string value, or a sub-attribute that cannot be compared.
+func (n *normalizer) elementFilter(def *attrDef, e *node) (filter []byte, ok bool) {
+	refs := def.lookupSub("$ref") != nil
+	if e.kind == kindObject && !refs {
+		e, _ = n.typeValue(def, e, false)
+	}
+	v := e.get("value")
+	if v == nil || v.kind != kindString || v.str == "" {
+		return nil, false
+	}
+	filter = appendLiteral(append(filter, "value eq "...), v)
+	if refs {
+		return filter, true
+	}
+	for _, m := range e.members {
+		if m.key == "value" {
+			continue
+		}
+		if def.lookupSub(m.key) == nil || m.val.kind == kindObject || m.val.kind == kindArray {
+			return nil, false
+		}
+		filter = appendLiteral(append(append(append(filter, " and "...), m.key...), " eq "...), m.val)
+	}
+	return filter, true
+}
+
+// appendLiteral appends a scalar as a filter literal: its own JSON text,
+// which RFC 7644 §3.4.2.2 filters share.
+func appendLiteral(dst []byte, v *node) []byte {
+	switch {
+	case v.raw != nil:
+		return append(dst, v.raw...)
+	case v.kind == kindString:
+		return appendQuoted(dst, v.str)
+	case v.kind == kindBool && v.boolean:
+		return append(dst, "true"...)
+	}
+	return append(dst, "false"...)
 }
 
 // emit returns orig when unchanged, or a new {"op","path","value"} object.

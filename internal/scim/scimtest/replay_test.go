@@ -416,6 +416,14 @@ func replayOkta(t *testing.T, r *replayer) {
 				t.Fatalf("name %v", n)
 			}
 		}},
+		// a removal by value names the work address, not the home one with the same value
+		step{id: "U7 home email", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"add","path":"emails","value":[{"value":"test.user@okta.local","type":"home"}]}]}`, want: okOrNoContent},
+		step{id: "U7 remove work email", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"remove","path":"emails","value":[{"value":"test.user@okta.local","type":"work"}]}]}`, want: okOrNoContent},
+		step{id: "U9 emails", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
+			if e, _ := b["emails"].([]any); len(e) != 1 || e[0].(map[string]any)["type"] != "home" {
+				t.Fatalf("emails %v", b["emails"])
+			}
+		}},
 		step{id: "U10", method: "GET", path: "/Users", query: `filter=userName eq "test.user@okta.local"`, want: ok, check: total(1)},
 		step{id: "U11", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"active":true}}]}`, want: okOrNoContent},
 		step{id: "U14", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"active","value":"False"}]}`, want: okOrNoContent},
