@@ -3,6 +3,7 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -286,10 +287,17 @@ func (n *normalizer) integer(root *node, key string) bool {
 }
 
 // integral reads a paging value as integer reads it: a number, perhaps
-// with a fraction of zero or surrounding space.
+// with a fraction of zero or surrounding space. An integer is read exactly
+// (a float64 would turn 9007199254740993 into …992); any other form is
+// read only while a float64 holds it exactly, below 2^53, and is otherwise
+// left as it came.
 func integral(text string) (int64, bool) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
-	if err != nil || f != float64(int64(f)) {
+	text = strings.TrimSpace(text)
+	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+		return i, true
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.Abs(f) >= 1<<53 || f != math.Trunc(f) {
 		return 0, false
 	}
 	return int64(f), true
