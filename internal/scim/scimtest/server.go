@@ -194,9 +194,13 @@ func (s *Server) handle(r *http.Request, tenant string, res scim.Resource, id st
 	if err := checkQuery(r.URL.RawQuery); err != nil {
 		return 0, nil, err
 	}
+	q := r.URL.Query()
+	proj, err := parseProjection(res, q)
+	if err != nil {
+		return 0, nil, err
+	}
 	var body map[string]any
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
-		var err error
 		if body, err = readBody(r); err != nil {
 			return 0, nil, err
 		}
@@ -208,18 +212,17 @@ func (s *Server) handle(r *http.Request, tenant string, res scim.Resource, id st
 		st = newStore()
 		s.tenants[tenant] = st
 	}
-	q := r.URL.Query()
 	switch {
 	case id == "" && r.Method == http.MethodGet:
-		return st.query(res, q)
+		return st.query(res, q, proj)
 	case id == "" && r.Method == http.MethodPost:
-		return st.create(res, body, q, collectionURL(r, res))
+		return st.create(res, body, proj, collectionURL(r, res))
 	case id != "" && r.Method == http.MethodGet:
-		return st.get(res, id, q)
+		return st.get(res, id, proj)
 	case id != "" && r.Method == http.MethodPut:
-		return st.replace(res, id, body, q)
+		return st.replace(res, id, body, proj)
 	case id != "" && r.Method == http.MethodPatch:
-		return st.patch(res, id, body, q)
+		return st.patch(res, id, body, proj)
 	case id != "" && r.Method == http.MethodDelete:
 		return st.delete(res, id)
 	}

@@ -49,7 +49,7 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (st *store) query(res scim.Resource, q url.Values) (int, any, error) {
+func (st *store) query(res scim.Resource, q url.Values, proj projection) (int, any, error) {
 	var filter scim.Expr
 	if f := q.Get("filter"); f != "" {
 		var err error
@@ -76,7 +76,7 @@ func (st *store) query(res scim.Resource, q url.Values) (int, any, error) {
 	}
 	page := []any{}
 	for i := start - 1; i < len(matched) && len(page) < count; i++ {
-		page = append(page, project(matched[i], q))
+		page = append(page, proj.apply(matched[i]))
 	}
 	return http.StatusOK, map[string]any{
 		"schemas":      []string{scim.URNListResponse},
@@ -87,41 +87,17 @@ func (st *store) query(res scim.Resource, q url.Values) (int, any, error) {
 	}, nil
 }
 
-// project applies attributes and excludedAttributes to a copy of r.
-func project(r map[string]any, q url.Values) map[string]any {
-	out := deepCopy(r).(map[string]any)
-	if v := q.Get("attributes"); v != "" {
-		keep := map[string]bool{"id": true, "schemas": true, "meta": true}
-		for _, a := range strings.Split(v, ",") {
-			keep[strings.ToLower(strings.TrimSpace(a))] = true
-		}
-		for k := range out {
-			if !keep[strings.ToLower(k)] {
-				delete(out, k)
-			}
-		}
-	}
-	for _, a := range strings.Split(q.Get("excludedAttributes"), ",") {
-		for k := range out {
-			if a != "" && strings.EqualFold(k, strings.TrimSpace(a)) {
-				delete(out, k)
-			}
-		}
-	}
-	return out
-}
-
-func (st *store) get(res scim.Resource, id string, q url.Values) (int, any, error) {
+func (st *store) get(res scim.Resource, id string, proj projection) (int, any, error) {
 	e := st.resources[res][id]
 	if e == nil {
 		return 0, nil, notFound(res, id)
 	}
-	return http.StatusOK, project(e.res, q), nil
+	return http.StatusOK, proj.apply(e.res), nil
 }
 
 // create stores a new resource; collection is the absolute URL of its
 // collection, in front of its id in meta.location.
-func (st *store) create(res scim.Resource, body map[string]any, q url.Values, collection string) (int, any, error) {
+func (st *store) create(res scim.Resource, body map[string]any, proj projection, collection string) (int, any, error) {
 	if err := validateResource(res, body); err != nil {
 		return 0, nil, err
 	}
@@ -136,10 +112,10 @@ func (st *store) create(res scim.Resource, body map[string]any, q url.Values, co
 		"location": collection + "/" + id, "version": `W/"1"`}
 	st.seq++
 	st.resources[res][id] = &entry{seq: st.seq, res: r}
-	return http.StatusCreated, project(r, q), nil
+	return http.StatusCreated, proj.apply(r), nil
 }
 
-func (st *store) replace(res scim.Resource, id string, body map[string]any, q url.Values) (int, any, error) {
+func (st *store) replace(res scim.Resource, id string, body map[string]any, proj projection) (int, any, error) {
 	e := st.resources[res][id]
 	if e == nil {
 		return 0, nil, notFound(res, id)
@@ -154,10 +130,10 @@ func (st *store) replace(res scim.Resource, id string, body map[string]any, q ur
 	}
 	touch(r)
 	e.res = r
-	return http.StatusOK, project(r, q), nil
+	return http.StatusOK, proj.apply(r), nil
 }
 
-func (st *store) patch(res scim.Resource, id string, body map[string]any, q url.Values) (int, any, error) {
+func (st *store) patch(res scim.Resource, id string, body map[string]any, proj projection) (int, any, error) {
 	e := st.resources[res][id]
 	if e == nil {
 		return 0, nil, notFound(res, id)
@@ -181,7 +157,7 @@ func (st *store) patch(res scim.Resource, id string, body map[string]any, q url.
 	if res == scim.Groups {
 		return http.StatusNoContent, nil, nil // Entra prefers 204 for group PATCH
 	}
-	return http.StatusOK, project(r, q), nil
+	return http.StatusOK, proj.apply(r), nil
 }
 
 func (st *store) delete(res scim.Resource, id string) (int, any, error) {
