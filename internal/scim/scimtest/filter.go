@@ -3,6 +3,7 @@ package scimtest
 import (
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/scimgate/scimgate/internal/scim"
 )
@@ -22,13 +23,121 @@ func matches(res scim.Resource, e scim.Expr, r map[string]any) bool {
 	case *scim.ValuePath:
 		return len(resolve(res, e.Path, r)) > 0
 	case *scim.Compare:
-		s, _ := schemaFor(res, e.Path.URN)
-		a, _ := s.Attribute(e.Path.Name)
-		leaf := a
-		if e.Path.Sub != "" {
-			leaf, _ = a.SubAttribute(e.Path.Sub)
+		return compare(e, leafOf(res, nil, e.Path), resolve(res, e.Path, r))
+	}
+	return false
+}
+
+// leafOf returns the definition of the attribute a filter's path compares:
+// a sub-attribute of parent inside a value filter's brackets, else an
+// attribute of res's schemas, or its sub-attribute. Unknown names give the
+// zero Attribute, which compares as a case-insensitive string.
+func leafOf(res scim.Resource, parent *scim.Attribute, p scim.AttrPath) scim.Attribute {
+	if parent != nil {
+		sub, _ := parent.SubAttribute(p.Name)
+		return sub
+	}
+	s, _ := schemaFor(res, p.URN)
+	a, _ := s.Attribute(p.Name)
+	if p.Sub != "" {
+		a, _ = a.SubAttribute(p.Sub)
+	}
+	return a
+}
+
+// checkFilter refuses, with 400 invalidFilter, an eq, ne, gt, ge, lt or le
+// on a dateTime attribute whose value is not an RFC 3339 date-time: there is
+// no instant to compare with (RFC 7644 §3.12: a comparison the attribute
+// does not support), and comparing the text instead would answer with
+// whatever string order happens to give. parent is the multi-valued
+// attribute whose brackets e is in, nil at the top.
+func checkFilter(res scim.Resource, parent *scim.Attribute, e scim.Expr) error {
+	switch e := e.(type) {
+	case *scim.Logical:
+		if err := checkFilter(res, parent, e.Left); err != nil {
+			return err
 		}
-		return compare(e, leaf, resolve(res, e.Path, r))
+		return checkFilter(res, parent, e.Right)
+	case *scim.Not:
+		return checkFilter(res, parent, e.X)
+	case *scim.ValuePath:
+		return checkPathFilter(res, e.Path)
+	case *scim.Compare:
+		if parent == nil {
+			if err := checkPathFilter(res, e.Path); err != nil {
+				return err
+			}
+		}
+		if leafOf(res, parent, e.Path).Type != scim.TypeDateTime || !instantOp(e.Op) {
+			return nil
+		}
+		if w, ok := e.Value.Value().(string); ok {
+			if _, ok := parseDateTime(w); ok {
+				return nil
+			}
+		}
+		name := e.Path.Name
+		if e.Path.Sub != "" {
+			name += "." + e.Path.Sub
+		}
+		return badRequest(scim.InvalidFilter, name+" is a dateTime; "+e.Value.Raw+" is not an RFC 3339 date-time with a time zone")
+	}
+	return nil
+}
+
+// checkPathFilter checks the value filter in p's brackets, if any.
+func checkPathFilter(res scim.Resource, p scim.AttrPath) error {
+	if p.Filter == nil {
+		return nil
+	}
+	s, _ := schemaFor(res, p.URN)
+	a, _ := s.Attribute(p.Name)
+	return checkFilter(res, &a, p.Filter)
+}
+
+// instantOp says whether op compares dateTime values as instants. eq and ne
+// do too, so that ge is exactly gt or eq: "2026-01-01T01:00:00+01:00" and
+// "2026-01-01T00:00:00Z" are one instant, equal for eq as for ge and le.
+// co, sw and ew stay comparisons of the text.
+func instantOp(op string) bool {
+	switch op {
+	case "eq", "ne", "gt", "ge", "lt", "le":
+		return true
+	}
+	return false
+}
+
+// parseDateTime reads an RFC 3339 date-time, which RFC 7643 §2.3.5 asks
+// dateTime values to be: any fraction of a second, any offset or Z, and
+// "t" and "z" in either case (RFC 3339 §5.6). A value without a time zone
+// (which xsd:dateTime allows) is refused: it is no one instant.
+func parseDateTime(s string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, strings.ToUpper(s))
+	return t, err == nil
+}
+
+// compareInstants compares two dateTime values chronologically (RFC 7644
+// §3.4.2.2); a stored value that is not a date-time matches nothing.
+func compareInstants(op, v, want string) bool {
+	got, ok := parseDateTime(v)
+	if !ok {
+		return false
+	}
+	w, ok := parseDateTime(want)
+	if !ok {
+		return false
+	}
+	switch c := got.Compare(w); op {
+	case "eq":
+		return c == 0
+	case "gt":
+		return c > 0
+	case "ge":
+		return c >= 0
+	case "lt":
+		return c < 0
+	case "le":
+		return c <= 0
 	}
 	return false
 }
@@ -84,12 +193,11 @@ func evalIn(parent scim.Attribute, e scim.Expr, obj map[string]any) bool {
 	case *scim.Not:
 		return !evalIn(parent, e.X, obj)
 	case *scim.Compare:
-		sub, _ := parent.SubAttribute(e.Path.Name)
 		var values []any
 		if v, ok := obj[e.Path.Name]; ok {
 			values = []any{v}
 		}
-		return compare(e, sub, values)
+		return compare(e, leafOf("", &parent, e.Path), values)
 	}
 	return false
 }
@@ -126,6 +234,9 @@ func compareOne(op string, a scim.Attribute, v, want any) bool {
 		s, ok := v.(string)
 		if !ok {
 			return false
+		}
+		if a.Type == scim.TypeDateTime && instantOp(op) {
+			return compareInstants(op, s, w)
 		}
 		if !a.CaseExact {
 			s, w = strings.ToLower(s), strings.ToLower(w)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -351,5 +352,41 @@ func TestLocationsAreAbsolute(t *testing.T) {
 	if _, hasMeta := created["meta"]; w.Code != 201 || id == "" || hasMeta ||
 		w.Header().Get("Location") != "http://users.internal/scim/v2/Users/"+id {
 		t.Fatalf("POST excluding meta: %d Location %q body %s", w.Code, w.Header().Get("Location"), w.Body)
+	}
+}
+
+// Filters on meta's timestamps compare instants, whatever offset the
+// client writes them with (RFC 7644 §3.4.2.2).
+func TestFilterOnMetaTimestamps(t *testing.T) {
+	s := scimtest.New()
+	before := time.Now().Add(-time.Hour)
+	for _, name := range []string{"u1", "u2"} {
+		if code, _ := call(t, s, "POST", "/Users", user(name)); code != 201 {
+			t.Fatal(code)
+		}
+	}
+	// An hour ago written at +14:00 reads later than now at Z as text;
+	// written at -12:00 with nanoseconds, earlier.
+	east := before.In(time.FixedZone("", 14*3600)).Format(time.RFC3339)
+	west := before.Add(2 * time.Hour).In(time.FixedZone("", -12*3600)).Format(time.RFC3339Nano)
+	for _, tc := range []struct {
+		filter string
+		want   float64
+	}{
+		{`meta.lastModified gt "` + east + `"`, 2},
+		{`meta.created ge "` + east + `"`, 2},
+		{`meta.lastModified lt "` + east + `"`, 0},
+		{`meta.lastModified lt "` + west + `"`, 2},
+		{`meta.lastModified gt "` + east + `" and meta.created le "` + west + `"`, 2},
+		{`meta.lastModified gt "` + west + `"`, 0},
+	} {
+		code, l := call(t, s, "GET", "/Users?filter="+url.QueryEscape(tc.filter), "")
+		if code != 200 || l["totalResults"] != tc.want {
+			t.Errorf("filter %s: %d %v", tc.filter, code, l)
+		}
+	}
+	code, e := call(t, s, "GET", "/Users?filter="+url.QueryEscape(`meta.lastModified gt "last week"`), "")
+	if code != 400 || e["scimType"] != scim.InvalidFilter {
+		t.Errorf("a dateTime compared with text: %d %v", code, e)
 	}
 }

@@ -56,6 +56,9 @@ func (st *store) query(res scim.Resource, q url.Values, proj projection) (int, a
 		if filter, err = scim.ParseFilter(f); err != nil {
 			return 0, nil, err
 		}
+		if err := checkFilter(res, nil, filter); err != nil {
+			return 0, nil, err
+		}
 	}
 	start, count := 1, 100
 	if v := q.Get("startIndex"); v != "" {
