@@ -63,9 +63,10 @@ type cluster struct {
 	masterKey  string
 	adminToken string
 	upstream   string
-	redisURL   string // what the replicas connect to: Redis, or a relay to it
-	extra      string // more YAML under listen:
-	top        string // more top-level YAML
+	redisURL   string          // what the replicas connect to: Redis, or a relay to it
+	ports      map[string]bool // handed out to the issuer and the replicas
+	extra      string          // more YAML under listen:
+	top        string          // more top-level YAML
 }
 
 func newCluster(t *testing.T, issuer string) *cluster {
@@ -78,9 +79,26 @@ func newCluster(t *testing.T, issuer string) *cluster {
 	if issuer == "" {
 		issuer = "http://127.0.0.1:" + freePort(t)
 	}
-	return &cluster{t: t, dir: t.TempDir(), issuer: issuer, prefix: kv.Prefix(),
+	c := &cluster{t: t, dir: t.TempDir(), issuer: issuer, prefix: kv.Prefix(),
 		masterKey: base64.StdEncoding.EncodeToString(master), adminToken: secret.New(), upstream: up.URL + "/scim/v2",
-		redisURL: storetest.RedisURL()}
+		redisURL: storetest.RedisURL(), ports: map[string]bool{}}
+	if u, err := url.Parse(issuer); err == nil && u.Port() != "" {
+		c.ports[u.Port()] = true
+	}
+	return c
+}
+
+// port picks a free loopback port not yet handed out in this cluster: the
+// kernel may give a port that freePort just closed to the next caller
+// again, and two listeners of one replica on one port make it refuse to
+// start.
+func (c *cluster) port() string {
+	for {
+		if p := freePort(c.t); !c.ports[p] {
+			c.ports[p] = true
+			return p
+		}
+	}
 }
 
 // replica is one scimgate process.
@@ -101,7 +119,7 @@ type replica struct {
 // replica writes the configuration of a new replica; start runs it.
 func (c *cluster) replica(name string) *replica {
 	c.t.Helper()
-	r := &replica{c: c, name: name, publicPort: freePort(c.t), adminPort: freePort(c.t),
+	r := &replica{c: c, name: name, publicPort: c.port(), adminPort: c.port(),
 		stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}}
 	r.public, r.admin = "http://127.0.0.1:"+r.publicPort, "http://127.0.0.1:"+r.adminPort
 	r.config = filepath.Join(c.dir, name+".yaml")
