@@ -50,11 +50,11 @@ func buildScimgate(dir string) (string, error) {
 // startGateway configures scimgate on the embedded store in dir, serves,
 // and creates the credentials with its CLI.
 func startGateway(bin, dir, upstream string) (*gateway, error) {
-	pub, err1 := freePort()
-	adm, err2 := freePort()
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("free ports: %v %v", err1, err2)
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, fmt.Errorf("free ports: %w", err)
 	}
+	pub, adm := ports[0], ports[1]
 	issuer := "http://127.0.0.1:" + strconv.Itoa(pub)
 	// Rate limits far above the load: the limiter is still asked on every
 	// request, and a 429 would count as an error.
