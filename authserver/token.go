@@ -417,7 +417,7 @@ func appendTokenResponse(dst []byte, data map[string]any) ([]byte, bool) {
 func libraryErrorToRFC(re *oerrors.Response) {
 	oe := fromLibrary(re.Error)
 	re.Error = errors.New(oe.code)
-	re.Description = oe.description
+	re.Description = descriptionText(oe.description)
 	re.StatusCode = oe.status
 	re.ErrorCode = 0
 	re.URI = ""
@@ -432,6 +432,7 @@ func (s *Server) libraryInternalError(err error) *oerrors.Response {
 	if oe.status >= http.StatusInternalServerError {
 		s.cfg.Logger.Error("token endpoint", "err", err)
 	}
-	// libraryErrorToRFC, which go-oauth2 calls next, adds the headers.
-	return &oerrors.Response{Error: errors.New(oe.code), Description: oe.description, StatusCode: oe.status}
+	// libraryErrorToRFC, which go-oauth2 calls next, adds the headers and
+	// replaces oe by its code; handing it oe itself keeps the description.
+	return &oerrors.Response{Error: oe, Description: oe.description, StatusCode: oe.status}
 }
