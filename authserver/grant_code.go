@@ -65,7 +65,11 @@ func (s *Server) prepareCodeGrant(ctx context.Context, st *tokenRequest, form ur
 		// as a bare invalid_grant, indistinguishable from a bad code.
 		return errInvalidGrant("pkce_mismatch", "code_verifier does not match the code_challenge of the authorization request, or one of them is missing (RFC 7636 section 4.6)")
 	}
-	st.code, st.scope, st.audiences, st.redirectURI = c, c.Scope, c.Audiences, redirectURI
+	audiences, e := narrowAudiences(c.Audiences, st.resource, notGrantedAudience)
+	if e != nil {
+		return e
+	}
+	st.code, st.scope, st.audiences, st.redirectURI = c, c.Scope, audiences, redirectURI
 	st.subject, st.authTime, st.presetJTI = c.Subject, c.AuthTime, c.AccessJTI
 	return nil
 }
@@ -191,7 +195,9 @@ func (s *Server) saveCode(ctx context.Context, st *tokenRequest, ti oauth2.Token
 func (s *Server) startFamily(ctx context.Context, st *tokenRequest, ti oauth2.TokenInfo) error {
 	f, err := s.deps.Grants.StartFamily(ctx, ti.GetRefresh(), grants.Family{
 		ClientID: st.client.ID, TenantID: st.client.TenantID, Subject: ti.GetUserID(), Scope: ti.GetScope(),
-		Audiences: st.audiences, AuthTime: st.authTime,
+		// What the code granted, not the access token's audience, which a
+		// resource parameter may have narrowed.
+		Audiences: st.code.Audiences, AuthTime: st.authTime,
 	}, grants.IssuedAccess{JTI: st.jti, Expires: st.expires})
 	if errors.Is(err, grants.ErrRevoked) {
 		// A replay of the code revoked the family before it existed.
