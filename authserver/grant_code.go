@@ -39,7 +39,7 @@ func (s *Server) prepareCodeGrant(ctx context.Context, st *tokenRequest, form ur
 		return errInvalidGrant("redirect_mismatch", "redirect_uri is not the one the code was issued for")
 	}
 	if v := form.Get("code_verifier"); v != "" && !validVerifier(v) {
-		return errInvalidGrant("bad_verifier", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)")
+		return errInvalidGrant("bad_verifier", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.1)")
 	}
 	c, err := s.deps.Grants.RedeemCode(ctx, code)
 	var replay *grants.CodeReplayError

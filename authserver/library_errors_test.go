@@ -30,6 +30,11 @@ func TestErrorDescriptionsSurviveTheLibrary(t *testing.T) {
 		{name: "missing verifier", request: func(t *testing.T) (url.Values, map[string]string) {
 			return codeForm(ce.code(t, pkce)), ce.oktaAuth()
 		}, status: 400, err: "invalid_grant", desc: "code_verifier does not match"},
+		{name: "malformed verifier", request: func(t *testing.T) (url.Values, map[string]string) {
+			// A description written in ASCII arrives as written, not with
+			// '?' where a section sign was.
+			return codeForm(ce.code(t, pkce), "code_verifier", "short"), ce.oktaAuth()
+		}, status: 400, err: "invalid_grant", desc: "(RFC 7636 section 4.1)"},
 		{name: "refresh with a wider scope", request: func(t *testing.T) (url.Values, map[string]string) {
 			return refreshForm(ce.tokens(t)["refresh_token"].(string), "scope", "scim.full admin"), ce.oktaAuth()
 		}, status: 400, err: "invalid_scope", desc: "'admin' was not granted"},
