@@ -119,15 +119,15 @@ func fromLibrary(err error) *oauthError {
 	case oerrors.ErrServerError:
 		return errServer(err)
 	}
+	if isLibraryGrantError(err) {
+		return &oauthError{code: "invalid_grant", description: "the authorization code or refresh token is invalid, expired, revoked or was issued to another client",
+			status: http.StatusBadRequest, reason: "invalid_grant", cause: err}
+	}
 	switch code := err.Error(); {
 	case code == "temporarily_unavailable":
 		return errUnavailable(nil)
 	case code != "server_error" && rfcStatus[code] != 0:
 		return &oauthError{code: code, description: code, status: rfcStatus[code], reason: code}
-	}
-	if isLibraryGrantError(err) {
-		return &oauthError{code: "invalid_grant", description: "the authorization code or refresh token is invalid, expired, revoked or was issued to another client",
-			status: http.StatusBadRequest, reason: "invalid_grant", cause: err}
 	}
 	return errUnavailable(err)
 }

@@ -2,6 +2,9 @@ package authserver
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -36,7 +39,7 @@ func (s *Server) prepareCodeGrant(ctx context.Context, st *tokenRequest, form ur
 		return errInvalidGrant("redirect_mismatch", "redirect_uri is not the one the code was issued for")
 	}
 	if v := form.Get("code_verifier"); v != "" && !validVerifier(v) {
-		return errInvalidGrant("bad_verifier", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)")
+		return errInvalidGrant("bad_verifier", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.1)")
 	}
 	c, err := s.deps.Grants.RedeemCode(ctx, code)
 	var replay *grants.CodeReplayError
@@ -57,10 +60,33 @@ func (s *Server) prepareCodeGrant(ctx context.Context, st *tokenRequest, form ur
 		return errInvalidGrant("other_client", "the authorization code was issued to another client")
 	case c.RedirectURI != redirectURI:
 		return errInvalidGrant("redirect_mismatch", "redirect_uri is not the one the code was issued for")
+	case !pkceMatches(c.CodeChallenge, c.CodeChallengeMethod, form.Get("code_verifier")):
+		// go-oauth2 repeats this check, but its failure reaches the client
+		// as a bare invalid_grant, indistinguishable from a bad code.
+		return errInvalidGrant("pkce_mismatch", "code_verifier does not match the code_challenge of the authorization request, or one of them is missing (RFC 7636 section 4.6)")
 	}
-	st.code, st.scope, st.audiences, st.redirectURI = c, c.Scope, c.Audiences, redirectURI
+	audiences, e := narrowAudiences(c.Audiences, st.resource, notGrantedAudience)
+	if e != nil {
+		return e
+	}
+	st.code, st.scope, st.audiences, st.redirectURI = c, c.Scope, audiences, redirectURI
 	st.subject, st.authTime, st.presetJTI = c.Subject, c.AuthTime, c.AccessJTI
 	return nil
+}
+
+// pkceMatches checks a code_verifier against the code's challenge (RFC 7636
+// §4.6): no challenge wants no verifier (a verifier sent for a code
+// without a challenge is a downgrade attempt, RFC 9700 §4.8.2), a
+// challenge wants the verifier whose S256 it is.
+func pkceMatches(challenge, method, verifier string) bool {
+	switch {
+	case challenge == "" || verifier == "":
+		return challenge == "" && verifier == ""
+	case method != string(oauth2.CodeChallengeS256):
+		return false
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	return subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge)) == 1
 }
 
 // validVerifier checks a PKCE code_verifier's syntax (RFC 7636 §4.1).
@@ -169,7 +195,9 @@ func (s *Server) saveCode(ctx context.Context, st *tokenRequest, ti oauth2.Token
 func (s *Server) startFamily(ctx context.Context, st *tokenRequest, ti oauth2.TokenInfo) error {
 	f, err := s.deps.Grants.StartFamily(ctx, ti.GetRefresh(), grants.Family{
 		ClientID: st.client.ID, TenantID: st.client.TenantID, Subject: ti.GetUserID(), Scope: ti.GetScope(),
-		Audiences: st.audiences, AuthTime: st.authTime,
+		// What the code granted, not the access token's audience, which a
+		// resource parameter may have narrowed.
+		Audiences: st.code.Audiences, AuthTime: st.authTime,
 	}, grants.IssuedAccess{JTI: st.jti, Expires: st.expires})
 	if errors.Is(err, grants.ErrRevoked) {
 		// A replay of the code revoked the family before it existed.

@@ -59,6 +59,10 @@ func (s *Server) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.Toke
 	if refused != "" {
 		return nil, errInvalidScope("scope '%s' was not granted; a refresh may only ask for the granted scope (%s) or less", truncate(refused, 64), f.Scope)
 	}
+	audiences, e := narrowAudiences(f.Audiences, st.resource, notGrantedAudience)
+	if e != nil {
+		return nil, e
+	}
 	now := s.cfg.Now()
 	jti := accesstoken.NewID()
 	res, err := g.Rotate(ctx, tgr.Refresh, grants.Rotation{ClientID: st.client.ID,
@@ -74,7 +78,7 @@ func (s *Server) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.Toke
 	case err != nil:
 		return nil, errUnavailable(err)
 	}
-	st.family, st.scope, st.audiences = res.Family, scope, res.Family.Audiences
+	st.family, st.scope, st.audiences = res.Family, scope, audiences
 	st.subject, st.authTime, st.presetJTI = res.Family.Subject, res.Family.AuthTime, jti
 
 	ti := models.NewToken()

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -19,7 +20,8 @@ import (
 // else, so another tenant's token looks exactly like garbage. Live is judged
 // on this server's own clock: the verifier's leeway is for resource servers
 // whose clocks differ from the issuer's, and a token past its exp here is
-// not active (RFC 7662 §2.2).
+// not active (RFC 7662 §2.2). Nor is the token of a client that has since
+// been disabled or deleted, which the gateway refuses.
 func (s *Server) inspect(r *http.Request, caller *credentials.Client, token string) (*accesstoken.Claims, error) {
 	claims, err := s.verifier.Verify(token, "")
 	if err != nil || claims.TenantID != caller.TenantID {
@@ -35,7 +37,46 @@ func (s *Server) inspect(r *http.Request, caller *credentials.Client, token stri
 	if revoked {
 		return nil, nil
 	}
+	if active, err := s.tokenClientActive(r, claims.ClientID, claims.TenantID); err != nil || !active {
+		return nil, err
+	}
 	return claims, nil
+}
+
+// tokenClientActive reports whether the client a token was issued to still
+// exists in tenant and is enabled. The gateway refuses the tokens of a
+// disabled or deleted client; introspection must not call them active
+// (RFC 7662 §2.2). Without a way to look clients up it reports true.
+func (s *Server) tokenClientActive(r *http.Request, clientID, tenant string) (bool, error) {
+	d := s.clientLookup()
+	if d == nil {
+		return true, nil
+	}
+	c, err := d.Client(r.Context(), clientID)
+	switch {
+	case errors.Is(err, credentials.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return !c.Disabled && c.TenantID == tenant, nil
+}
+
+// clientFinder looks a client up by id, without its secret.
+type clientFinder interface {
+	Client(ctx context.Context, id string) (*credentials.Client, error)
+}
+
+// clientLookup is Deps.Directory, or Deps.Clients when it can look clients
+// up too (credentials.Service can).
+func (s *Server) clientLookup() clientFinder {
+	if s.deps.Directory != nil {
+		return s.deps.Directory
+	}
+	if f, ok := s.deps.Clients.(clientFinder); ok {
+		return f
+	}
+	return nil
 }
 
 // handleIntrospect is POST /oauth2/introspect (RFC 7662). The caller must
@@ -125,6 +166,13 @@ func (s *Server) introspectRefresh(w http.ResponseWriter, r *http.Request, calle
 		return
 	}
 	if f.Revoked || status == grants.StatusRotated || f.TenantID != caller.TenantID {
+		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
+		return
+	}
+	if active, err := s.tokenClientActive(r, f.ClientID, f.TenantID); err != nil {
+		s.fail(w, r, errUnavailable(err))
+		return
+	} else if !active {
 		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
 		return
 	}

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"net/url"
 	"testing"
 	"time"
@@ -67,5 +68,54 @@ func TestIntrospectionOfExpiredToken(t *testing.T) {
 	ce.clock.Advance(2 * time.Second)
 	if _, _, intro := ce.post(IntrospectPath, url.Values{"token": {tok}}, self); len(intro) != 1 || intro["active"] != false {
 		t.Fatalf("a second after exp, inside the verifier's leeway: %v", intro)
+	}
+}
+
+// Introspection agrees with the gateway: the tokens of a client that has
+// been disabled or deleted since are not active (RFC 7662 §2.2), access and
+// refresh tokens alike, and become active again when the client is enabled.
+func TestIntrospectionOfDisabledOrDeletedClientsTokens(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, ce *codeEnv, id string)
+		active bool
+	}{
+		{name: "enabled", change: func(*testing.T, *codeEnv, string) {}, active: true},
+		{name: "disabled", change: func(t *testing.T, ce *codeEnv, id string) {
+			if _, err := ce.creds.SetClientDisabled(ctx, id, true); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "disabled then enabled", change: func(t *testing.T, ce *codeEnv, id string) {
+			for _, d := range []bool{true, false} {
+				if _, err := ce.creds.SetClientDisabled(ctx, id, d); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, active: true},
+		{name: "deleted", change: func(t *testing.T, ce *codeEnv, id string) {
+			if err := ce.creds.DeleteClient(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ce := newCodeEnv(t)
+			tok := ce.tokens(t)
+			_, _, cc := ce.post(TokenPath, ccForm(), map[string]string{"Authorization": basic(ce.clientID, ce.secret)})
+			// The second Okta client of acme introspects the tokens of the
+			// first and of the Entra client.
+			caller := map[string]string{"Authorization": basic(ce.okta2, ce.okta2Secret)}
+			tc.change(t, ce, ce.okta)
+			tc.change(t, ce, ce.clientID)
+			for name, token := range map[string]string{"access": tok["access_token"].(string), "refresh": tok["refresh_token"].(string),
+				"client credentials": cc["access_token"].(string)} {
+				status, _, intro := ce.post(IntrospectPath, url.Values{"token": {token}}, caller)
+				if status != 200 || intro["active"] != tc.active || (!tc.active && len(intro) != 1) {
+					t.Errorf("%s token: %d %v, want active %v", name, status, intro, tc.active)
+				}
+			}
+		})
 	}
 }

@@ -29,6 +29,8 @@ type tokenRequest struct {
 	client    *credentials.Client
 	scope     string
 	audiences []string
+	// resource is the token request's RFC 8707 resource parameter.
+	resource string
 	// redirectURI is the registered redirect URI this request was checked
 	// against; go-oauth2 compares the presented one with it again (P5).
 	redirectURI string
@@ -120,7 +122,7 @@ func (s *Server) prepareToken(w http.ResponseWriter, r *http.Request, st *tokenR
 	if e != nil {
 		return e
 	}
-	st.client = client
+	st.client, st.resource = client, form.Get("resource")
 	if !client.AllowsGrant(st.grant) {
 		return &oauthError{code: "unauthorized_client", description: "this client may not use the " + st.grant + " grant",
 			status: http.StatusBadRequest, reason: "grant_not_allowed"}
@@ -133,7 +135,7 @@ func (s *Server) prepareToken(w http.ResponseWriter, r *http.Request, st *tokenR
 		if st.scope, e = grantScope(client, scope); e != nil {
 			return e
 		}
-		if st.audiences, e = grantAudiences(client, form.Get("resource")); e != nil {
+		if st.audiences, e = grantAudiences(client, st.resource); e != nil {
 			return e
 		}
 	}
@@ -209,15 +211,24 @@ func narrowScope(allowed []string, requested string) (granted, refused string) {
 // grantAudiences picks the token audience: the one named by an RFC 8707
 // resource parameter, or every audience of the client.
 func grantAudiences(c *credentials.Client, resource string) ([]string, *oauthError) {
+	return narrowAudiences(c.Audiences, resource, "resource is not one of this client's audiences")
+}
+
+// narrowAudiences restricts allowed to the audience named by an RFC 8707
+// resource parameter, which must be one of them; no resource keeps them
+// all. A code or refresh-token request may narrow what was granted at
+// authorization, never widen it (RFC 8707 §2.2).
+func narrowAudiences(allowed []string, resource, refusal string) ([]string, *oauthError) {
 	if resource == "" {
-		return c.Audiences, nil
+		return allowed, nil
 	}
-	if !slices.Contains(c.Audiences, resource) {
-		return nil, &oauthError{code: "invalid_target", description: "resource is not one of this client's audiences",
-			status: http.StatusBadRequest, reason: "invalid_target"}
+	if !slices.Contains(allowed, resource) {
+		return nil, &oauthError{code: "invalid_target", description: refusal, status: http.StatusBadRequest, reason: "invalid_target"}
 	}
 	return []string{resource}, nil
 }
+
+const notGrantedAudience = "resource is not one of the audiences granted at authorization"
 
 func truncate(s string, n int) string {
 	if len(s) > n {
@@ -417,7 +428,7 @@ func appendTokenResponse(dst []byte, data map[string]any) ([]byte, bool) {
 func libraryErrorToRFC(re *oerrors.Response) {
 	oe := fromLibrary(re.Error)
 	re.Error = errors.New(oe.code)
-	re.Description = oe.description
+	re.Description = descriptionText(oe.description)
 	re.StatusCode = oe.status
 	re.ErrorCode = 0
 	re.URI = ""
@@ -432,6 +443,7 @@ func (s *Server) libraryInternalError(err error) *oerrors.Response {
 	if oe.status >= http.StatusInternalServerError {
 		s.cfg.Logger.Error("token endpoint", "err", err)
 	}
-	// libraryErrorToRFC, which go-oauth2 calls next, adds the headers.
-	return &oerrors.Response{Error: errors.New(oe.code), Description: oe.description, StatusCode: oe.status}
+	// libraryErrorToRFC, which go-oauth2 calls next, adds the headers and
+	// replaces oe by its code; handing it oe itself keeps the description.
+	return &oerrors.Response{Error: oe, Description: oe.description, StatusCode: oe.status}
 }
