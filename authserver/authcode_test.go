@@ -835,11 +835,15 @@ func TestRefreshGrant(t *testing.T) {
 	// Checklist H31/H32 and P2/P10.
 	for _, tc := range []struct {
 		name   string
+		path   string // TokenPath unless set
 		form   url.Values
 		auth   map[string]string
 		status int
 		err    string
 	}{
+		{name: "scope in the URL and the body disagree", path: TokenPath + "?scope=scim.full", form: refreshForm(rt, "scope", "scim.read"), status: 400, err: "invalid_request"},
+		{name: "scope repeated in the URL", path: TokenPath + "?scope=scim.read&scope=scim.full", form: refreshForm(rt), status: 400, err: "invalid_request"},
+		{name: "wider scope in the URL", path: TokenPath + "?scope=admin", form: refreshForm(rt), status: 400, err: "invalid_scope"},
 		{name: "another client of the tenant", form: refreshForm(rt), auth: map[string]string{"Authorization": basic(ce.okta2, ce.okta2Secret)}, status: 400, err: "invalid_grant"},
 		{name: "wrong secret", form: refreshForm(rt), auth: map[string]string{"Authorization": basic(ce.okta, "wrong")}, status: 401, err: "invalid_client"},
 		{name: "no client authentication", form: refreshForm(rt, "client_id", ce.okta), auth: map[string]string{}, status: 401, err: "invalid_client"},
@@ -852,7 +856,11 @@ func TestRefreshGrant(t *testing.T) {
 		if auth == nil {
 			auth = ce.oktaAuth()
 		}
-		if status, _, body := ce.post(TokenPath, tc.form, auth); status != tc.status || body["error"] != tc.err {
+		path := tc.path
+		if path == "" {
+			path = TokenPath
+		}
+		if status, _, body := ce.post(path, tc.form, auth); status != tc.status || body["error"] != tc.err {
 			t.Errorf("%s: %d %v, want %d %s", tc.name, status, body, tc.status, tc.err)
 		}
 	}

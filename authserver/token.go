@@ -146,6 +146,11 @@ func (s *Server) prepareToken(w http.ResponseWriter, r *http.Request, st *tokenR
 		if form.Get("refresh_token") == "" {
 			return errInvalidRequest("refresh_token is required")
 		}
+		// go-oauth2 reads the narrowed scope with FormValue, body first,
+		// then the URL: both must agree here, as for client credentials.
+		if _, e := requestedScope(r, form); e != nil {
+			return e
+		}
 	}
 	return nil
 }
