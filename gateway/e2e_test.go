@@ -608,6 +608,77 @@ func TestBodilessUpstreamAnswers(t *testing.T) {
 	}
 }
 
+// TestWriteAuditRecordsUpstreamStatus: the scim.* audit events carry the
+// status the upstream answered, not the one the gateway rewrote it to for
+// the provider (200 to a create becomes 201, 200 to a DELETE becomes 204).
+func TestWriteAuditRecordsUpstreamStatus(t *testing.T) {
+	type answer struct {
+		status      int
+		ctype, body string
+	}
+	answers := map[string]answer{
+		http.MethodPost + " /Users":     {200, "application/scim+json", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u200","userName":"a"}`},
+		http.MethodPost + " /Groups":    {201, "application/scim+json", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"g201","displayName":"g"}`},
+		http.MethodDelete + " /Users/a": {200, "", ""},
+		http.MethodDelete + " /Users/b": {204, "", ""},
+		http.MethodPatch + " /Users/c":  {500, "text/plain", "boom"},
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := answer{status: http.StatusTeapot}
+		for k, v := range answers {
+			if method, p, _ := strings.Cut(k, " "); r.Method == method && strings.HasSuffix(r.URL.Path, p) {
+				a = v
+			}
+		}
+		if a.ctype != "" {
+			w.Header().Set("Content-Type", a.ctype)
+		}
+		w.WriteHeader(a.status)
+		io.WriteString(w, a.body)
+	}))
+	t.Cleanup(up.Close)
+	s := newStack(t, stackOptions{upstream: up.URL})
+	tok := bearer(s.token(s.acme))
+	const patch = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"x"}]}`
+	for _, tc := range []struct {
+		name, method, path, body string
+		answered                 int // to the provider
+		event, id                string
+		audited                  int // in the audit event
+	}{
+		{"create answered 200", http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`, 201, "scim.create", "u200", 200},
+		{"create answered 201", http.MethodPost, "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g"}`, 201, "scim.create", "g201", 201},
+		{"delete answered 200", http.MethodDelete, "/Users/a", "", 204, "scim.delete", "a", 200},
+		{"delete answered 204", http.MethodDelete, "/Users/b", "", 204, "scim.delete", "b", 204},
+		{"update answered 500 in plain text", http.MethodPatch, "/Users/c", patch, 500, "scim.update", "c", 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(tc.method, shared+tc.path, tok, tc.body, "Content-Type", "application/scim+json")
+			if r.status != tc.answered {
+				t.Fatalf("answered %d %q, want %d", r.status, r.body, tc.answered)
+			}
+			id := r.header.Get("X-Request-Id")
+			var found bool
+			for _, line := range strings.Split(s.Audit.String(), "\n") {
+				var e struct {
+					Event, ID, RequestID string
+					Status               int
+				}
+				if json.Unmarshal([]byte(line), &e) != nil || !strings.Contains(line, `"request_id":"`+id+`"`) {
+					continue
+				}
+				found = true
+				if e.Event != tc.event || e.ID != tc.id || e.Status != tc.audited {
+					t.Errorf("audit event %s", line)
+				}
+			}
+			if !found {
+				t.Errorf("no audit event for request %s in %s", id, s.Audit.String())
+			}
+		})
+	}
+}
+
 // TestPathEncodingReachesUpstream: the upstream reads the path after the
 // prefix as the client encoded it. "a%3Bb" decoded to "a;b" would reach
 // user "a" on servers that cut path parameters at ";".

@@ -276,6 +276,7 @@ func (p *proxy) modifyResponse(resp *http.Response, ex *exchange) error {
 	_ = resp.Body.Close()
 
 	body, status, ctype := buf.Bytes(), resp.StatusCode, h.Get("Content-Type")
+	upstreamStatus := status // audited as the upstream gave it, before the rewrites below
 	read := len(body)
 	if ex.normalize {
 		out, _ := scim.NormalizeResponse(ex.dialect, ex.in, scim.Response{Status: status, ContentType: ctype, Body: body})
@@ -288,7 +289,7 @@ func (p *proxy) modifyResponse(resp *http.Response, ex *exchange) error {
 		body, status = out.Body, out.Status
 	}
 	body = rewriteBodyURLs(body, rt, ex.tenantInPath)
-	p.g.recordWrite(ex, status, h, body)
+	p.g.recordWrite(ex, upstreamStatus, h, body)
 
 	if len(body) == 0 {
 		delete(h, "Content-Length")
