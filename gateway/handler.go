@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -278,12 +279,22 @@ func (g *Gateway) recordRefusal(ctx context.Context, r *http.Request, rt *route,
 	}
 	attrs := []slog.Attr{
 		slog.String("reason", reason), slog.Int("status", status),
-		slog.String("route", rt.prefix), slog.String("method", r.Method), slog.String("remote", r.RemoteAddr),
+		slog.String("route", rt.prefix), slog.String("method", r.Method), slog.String("remote", remoteAddress(r.RemoteAddr)),
 	}
 	if p != nil {
 		attrs = append(attrs, slog.String("tenant", p.tenant), slog.String("client", p.credential), slog.String("auth_method", p.method.header[0]))
 	}
 	g.audit.Record(ctx, audit.GatewayRefused, attrs...)
+}
+
+// remoteAddress is the client address of a RemoteAddr without its port:
+// the connection's host:port, or the bare address the server resolved
+// from a trusted proxy's X-Forwarded-For.
+func remoteAddress(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
 }
 
 func writeError(w http.ResponseWriter, e *scim.Error) { scim.WriteError(w, e) }
