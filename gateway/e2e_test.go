@@ -700,3 +700,45 @@ func TestPathEncodingReachesUpstream(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorMediaType: the gateway's own errors come in the media type the
+// client asks for, as the upstream's answers do: application/json for a
+// client that accepts only that (OneLogin), application/scim+json otherwise.
+func TestErrorMediaType(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	reader := bearer(s.token(s.acmeReader))
+	key := bearer(s.acmeKey)
+	for _, tc := range []struct {
+		name, method, path, auth string
+		status                   int
+	}{
+		{"no credential", http.MethodGet, shared + "/Users", "", 401},
+		{"read-only token writes", http.MethodDelete, shared + "/Users/abc", reader, 403},
+		{"unknown path", http.MethodGet, "/nowhere/Users", key, 404},
+		{"upstream down", http.MethodGet, down + "/Users", key, 502},
+	} {
+		for _, accept := range []struct{ header, want string }{
+			{"", "application/scim+json"},
+			{"application/json", "application/json"},
+			{"application/json; charset=utf-8", "application/json"},
+			{"application/scim+json, application/json", "application/scim+json"},
+			{"*/*", "application/scim+json"},
+		} {
+			t.Run(tc.name+"/"+accept.header, func(t *testing.T) {
+				var header []string
+				if accept.header != "" {
+					header = []string{"Accept", accept.header}
+				}
+				r := s.do(tc.method, tc.path, tc.auth, "", header...)
+				var e scimError
+				if err := json.Unmarshal([]byte(r.body), &e); err != nil || r.status != tc.status || e.Status != itoa(tc.status) ||
+					len(e.Schemas) != 1 || e.Schemas[0] != "urn:ietf:params:scim:api:messages:2.0:Error" {
+					t.Fatalf("status %d body %s, want SCIM error %d", r.status, r.body, tc.status)
+				}
+				if ct := r.header.Get("Content-Type"); ct != accept.want {
+					t.Errorf("Content-Type %q, want %q", ct, accept.want)
+				}
+			})
+		}
+	}
+}

@@ -416,7 +416,7 @@ func (p *proxy) fail(w http.ResponseWriter, ex *exchange, err error) {
 	if ex.ctx.Err() != nil {
 		p.g.log.DebugContext(ex.ctx, "gateway: client went away", "route", ex.route.prefix, "err", err)
 		p.g.recordWrite(ex, 499, nil, nil)
-		writeError(w, errClientGone)
+		writeErrorFor(w, ex.in.Header, errClientGone)
 		return
 	}
 	e := &scim.Error{Status: http.StatusBadGateway, Detail: "the upstream service is unavailable"}
@@ -425,7 +425,7 @@ func (p *proxy) fail(w http.ResponseWriter, ex *exchange, err error) {
 	}
 	p.g.log.WarnContext(ex.ctx, "gateway: upstream failed", "route", ex.route.prefix, "status", e.Status, "err", err)
 	p.g.recordWrite(ex, e.Status, nil, nil)
-	writeError(w, e)
+	writeErrorFor(w, ex.in.Header, e)
 }
 
 var errClientGone = &scim.Error{Status: http.StatusBadGateway, Detail: "the request was cancelled: the client closed its connection"}
