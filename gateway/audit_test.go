@@ -45,3 +45,16 @@ func TestCreatedID(t *testing.T) {
 		t.Errorf("from body: %q", id)
 	}
 }
+
+func TestRemoteAddress(t *testing.T) {
+	for _, tc := range []struct{ remote, want string }{
+		{"127.0.0.1:50636", "127.0.0.1"},     // the connection's peer
+		{"[2001:db8::1]:443", "2001:db8::1"}, // IPv6 peer
+		{"203.0.113.7", "203.0.113.7"},       // resolved from a trusted proxy
+		{"2001:db8::7", "2001:db8::7"},
+	} {
+		if got := remoteAddress(tc.remote); got != tc.want {
+			t.Errorf("remoteAddress(%q) = %q, want %q", tc.remote, got, tc.want)
+		}
+	}
+}

@@ -608,6 +608,77 @@ func TestBodilessUpstreamAnswers(t *testing.T) {
 	}
 }
 
+// TestWriteAuditRecordsUpstreamStatus: the scim.* audit events carry the
+// status the upstream answered, not the one the gateway rewrote it to for
+// the provider (200 to a create becomes 201, 200 to a DELETE becomes 204).
+func TestWriteAuditRecordsUpstreamStatus(t *testing.T) {
+	type answer struct {
+		status      int
+		ctype, body string
+	}
+	answers := map[string]answer{
+		http.MethodPost + " /Users":     {200, "application/scim+json", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u200","userName":"a"}`},
+		http.MethodPost + " /Groups":    {201, "application/scim+json", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"g201","displayName":"g"}`},
+		http.MethodDelete + " /Users/a": {200, "", ""},
+		http.MethodDelete + " /Users/b": {204, "", ""},
+		http.MethodPatch + " /Users/c":  {500, "text/plain", "boom"},
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := answer{status: http.StatusTeapot}
+		for k, v := range answers {
+			if method, p, _ := strings.Cut(k, " "); r.Method == method && strings.HasSuffix(r.URL.Path, p) {
+				a = v
+			}
+		}
+		if a.ctype != "" {
+			w.Header().Set("Content-Type", a.ctype)
+		}
+		w.WriteHeader(a.status)
+		io.WriteString(w, a.body)
+	}))
+	t.Cleanup(up.Close)
+	s := newStack(t, stackOptions{upstream: up.URL})
+	tok := bearer(s.token(s.acme))
+	const patch = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"x"}]}`
+	for _, tc := range []struct {
+		name, method, path, body string
+		answered                 int // to the provider
+		event, id                string
+		audited                  int // in the audit event
+	}{
+		{"create answered 200", http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`, 201, "scim.create", "u200", 200},
+		{"create answered 201", http.MethodPost, "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"g"}`, 201, "scim.create", "g201", 201},
+		{"delete answered 200", http.MethodDelete, "/Users/a", "", 204, "scim.delete", "a", 200},
+		{"delete answered 204", http.MethodDelete, "/Users/b", "", 204, "scim.delete", "b", 204},
+		{"update answered 500 in plain text", http.MethodPatch, "/Users/c", patch, 500, "scim.update", "c", 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(tc.method, shared+tc.path, tok, tc.body, "Content-Type", "application/scim+json")
+			if r.status != tc.answered {
+				t.Fatalf("answered %d %q, want %d", r.status, r.body, tc.answered)
+			}
+			id := r.header.Get("X-Request-Id")
+			var found bool
+			for _, line := range strings.Split(s.Audit.String(), "\n") {
+				var e struct {
+					Event, ID, RequestID string
+					Status               int
+				}
+				if json.Unmarshal([]byte(line), &e) != nil || !strings.Contains(line, `"request_id":"`+id+`"`) {
+					continue
+				}
+				found = true
+				if e.Event != tc.event || e.ID != tc.id || e.Status != tc.audited {
+					t.Errorf("audit event %s", line)
+				}
+			}
+			if !found {
+				t.Errorf("no audit event for request %s in %s", id, s.Audit.String())
+			}
+		})
+	}
+}
+
 // TestPathEncodingReachesUpstream: the upstream reads the path after the
 // prefix as the client encoded it. "a%3Bb" decoded to "a;b" would reach
 // user "a" on servers that cut path parameters at ";".
@@ -626,6 +697,48 @@ func TestPathEncodingReachesUpstream(t *testing.T) {
 		s.do(http.MethodGet, tc.sent, tok, "")
 		if got := s.up.last().EscapedPath; got != tc.want {
 			t.Errorf("%s reached the upstream as %s, want %s", tc.sent, got, tc.want)
+		}
+	}
+}
+
+// TestErrorMediaType: the gateway's own errors come in the media type the
+// client asks for, as the upstream's answers do: application/json for a
+// client that accepts only that (OneLogin), application/scim+json otherwise.
+func TestErrorMediaType(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	reader := bearer(s.token(s.acmeReader))
+	key := bearer(s.acmeKey)
+	for _, tc := range []struct {
+		name, method, path, auth string
+		status                   int
+	}{
+		{"no credential", http.MethodGet, shared + "/Users", "", 401},
+		{"read-only token writes", http.MethodDelete, shared + "/Users/abc", reader, 403},
+		{"unknown path", http.MethodGet, "/nowhere/Users", key, 404},
+		{"upstream down", http.MethodGet, down + "/Users", key, 502},
+	} {
+		for _, accept := range []struct{ header, want string }{
+			{"", "application/scim+json"},
+			{"application/json", "application/json"},
+			{"application/json; charset=utf-8", "application/json"},
+			{"application/scim+json, application/json", "application/scim+json"},
+			{"*/*", "application/scim+json"},
+		} {
+			t.Run(tc.name+"/"+accept.header, func(t *testing.T) {
+				var header []string
+				if accept.header != "" {
+					header = []string{"Accept", accept.header}
+				}
+				r := s.do(tc.method, tc.path, tc.auth, "", header...)
+				var e scimError
+				if err := json.Unmarshal([]byte(r.body), &e); err != nil || r.status != tc.status || e.Status != itoa(tc.status) ||
+					len(e.Schemas) != 1 || e.Schemas[0] != "urn:ietf:params:scim:api:messages:2.0:Error" {
+					t.Fatalf("status %d body %s, want SCIM error %d", r.status, r.body, tc.status)
+				}
+				if ct := r.header.Get("Content-Type"); ct != accept.want {
+					t.Errorf("Content-Type %q, want %q", ct, accept.want)
+				}
+			})
 		}
 	}
 }

@@ -238,8 +238,8 @@ func (g *Gateway) Register(r *mux.Router) {
 		r.NewRoute().MatcherFunc(rt.mayMatch).Path(rt.template).Handler(rt)
 	}
 	if r.NotFoundHandler == nil {
-		r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			writeError(w, errNotFound)
+		r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			writeError(w, req, errNotFound)
 		})
 	}
 	g.registered.Store(true)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,12 +45,12 @@ const (
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pathTenant, rest, matched := rt.match(r.URL.Path)
 	if !matched {
-		writeError(w, errNotFound) // only a router that is not gorilla/mux gets here
+		writeError(w, r, errNotFound) // only a router that is not gorilla/mux gets here
 		return
 	}
 	rest, perr := cleanRest(rest, r.URL.RawPath)
 	if perr != nil {
-		writeError(w, perr)
+		writeError(w, r, perr)
 		return
 	}
 	start := rt.g.now()
@@ -80,7 +81,7 @@ func (rt *route) admit(w http.ResponseWriter, r *http.Request, pathTenant, rest 
 		if p, prob, err = g.auth.authenticate(ctx, kind, cred, rt, now); err != nil {
 			g.log.ErrorContext(ctx, "gateway: authentication unavailable", "route", rt.prefix, "err", err)
 			w.Header().Set("Retry-After", "1")
-			writeError(w, errUnavailable)
+			writeError(w, r, errUnavailable)
 			return nil, t, false
 		}
 	}
@@ -92,19 +93,19 @@ func (rt *route) admit(w http.ResponseWriter, r *http.Request, pathTenant, rest 
 		// Another tenant's base URL: the same answer as a path that does
 		// not exist, so that tenants cannot be discovered.
 		g.recordRefusal(ctx, r, rt, "tenant_mismatch", http.StatusNotFound, p)
-		writeError(w, errNotFound)
+		writeError(w, r, errNotFound)
 		return nil, t, false
 	}
 	t, terr := classify(rest)
 	switch {
 	case terr != nil:
-		writeError(w, terr)
+		writeError(w, r, terr)
 		return nil, t, false
 	case !t.allows(r.Method):
 		w.Header().Set("Allow", t.allow)
-		writeError(w, &scim.Error{Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed here; use " + t.allow})
+		writeError(w, r, &scim.Error{Status: http.StatusMethodNotAllowed, Detail: r.Method + " is not allowed here; use " + t.allow})
 		return nil, t, false
-	case !g.withinRate(ctx, w, p):
+	case !g.withinRate(ctx, w, r, p):
 		return nil, t, false
 	}
 	write := isWrite(r.Method)
@@ -112,10 +113,10 @@ func (rt *route) admit(w http.ResponseWriter, r *http.Request, pathTenant, rest 
 		g.recordRefusal(ctx, r, rt, "insufficient_scope", http.StatusForbidden, p)
 		if write {
 			w.Header().Set("WWW-Authenticate", challengeWrite)
-			writeError(w, errWriteScope)
+			writeError(w, r, errWriteScope)
 		} else {
 			w.Header().Set("WWW-Authenticate", challengeRead)
-			writeError(w, errReadScope)
+			writeError(w, r, errReadScope)
 		}
 		return nil, t, false
 	}
@@ -126,14 +127,14 @@ func (rt *route) admit(w http.ResponseWriter, r *http.Request, pathTenant, rest 
 func (rt *route) forward(w http.ResponseWriter, r *http.Request, p *principal, t target, pathTenant, rest string) {
 	body, berr := readBody(w, r, rt)
 	if berr != nil {
-		writeError(w, berr)
+		writeError(w, r, berr)
 		return
 	}
 	res, err := scim.NormalizeRequest(rt.dialect, scim.Request{
 		Method: r.Method, Path: rest, RawQuery: r.URL.RawQuery, Header: r.Header, Body: body,
 	})
 	if err != nil {
-		scim.WriteError(w, err)
+		writeError(w, r, err)
 		return
 	}
 	if res.Dialect == scim.Off {
@@ -183,7 +184,7 @@ func scopeFor(write bool) scopeSet {
 // withinRate applies the per-credential and per-tenant rate limits. A limiter
 // failure admits the request (Kong's fault_tolerant): provisioning should
 // not stop because the limit store is down.
-func (g *Gateway) withinRate(ctx context.Context, w http.ResponseWriter, p *principal) bool {
+func (g *Gateway) withinRate(ctx context.Context, w http.ResponseWriter, r *http.Request, p *principal) bool {
 	for _, l := range [...]struct {
 		key, what string
 		rule      ratelimit.Rule
@@ -197,7 +198,7 @@ func (g *Gateway) withinRate(ctx context.Context, w http.ResponseWriter, p *prin
 			g.metrics.RateLimited(l.what)
 			retry := strconv.Itoa(d.RetryAfterSeconds())
 			w.Header().Set("Retry-After", retry)
-			writeError(w, &scim.Error{Status: http.StatusTooManyRequests, Detail: "rate limit of this " + l.what + " exceeded; retry after " + retry + "s"})
+			writeError(w, r, &scim.Error{Status: http.StatusTooManyRequests, Detail: "rate limit of this " + l.what + " exceeded; retry after " + retry + "s"})
 			return false
 		}
 	}
@@ -210,9 +211,9 @@ func (g *Gateway) withinRate(ctx context.Context, w http.ResponseWriter, p *prin
 func answerNoGroups(w http.ResponseWriter, r *http.Request, t target) {
 	switch {
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
-		writeError(w, errNoGroups)
+		writeError(w, r, errNoGroups)
 	case t.id != "":
-		writeError(w, errNoSuchGroup)
+		writeError(w, r, errNoSuchGroup)
 	default:
 		h := w.Header()
 		h.Set("Content-Type", scim.ResponseContentType(scim.Unknown, r.Header.Get("Accept")))
@@ -260,7 +261,7 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, rt *route, prob
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
 	g.recordRefusal(r.Context(), r, rt, prob.reason, prob.status, nil)
-	writeError(w, &scim.Error{Status: prob.status, Detail: prob.detail})
+	writeError(w, r, &scim.Error{Status: prob.status, Detail: prob.detail})
 }
 
 // quotable makes s safe inside an RFC 7235 quoted-string as RFC 6750
@@ -278,7 +279,7 @@ func (g *Gateway) recordRefusal(ctx context.Context, r *http.Request, rt *route,
 	}
 	attrs := []slog.Attr{
 		slog.String("reason", reason), slog.Int("status", status),
-		slog.String("route", rt.prefix), slog.String("method", r.Method), slog.String("remote", r.RemoteAddr),
+		slog.String("route", rt.prefix), slog.String("method", r.Method), slog.String("remote", remoteAddress(r.RemoteAddr)),
 	}
 	if p != nil {
 		attrs = append(attrs, slog.String("tenant", p.tenant), slog.String("client", p.credential), slog.String("auth_method", p.method.header[0]))
@@ -286,4 +287,24 @@ func (g *Gateway) recordRefusal(ctx context.Context, r *http.Request, rt *route,
 	g.audit.Record(ctx, audit.GatewayRefused, attrs...)
 }
 
-func writeError(w http.ResponseWriter, e *scim.Error) { scim.WriteError(w, e) }
+// remoteAddress is the client address of a RemoteAddr without its port:
+// the connection's host:port, or the bare address the server resolved
+// from a trusted proxy's X-Forwarded-For.
+func remoteAddress(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return host
+	}
+	return remote
+}
+
+// writeError answers err as a SCIM error in the media type r asks for, as
+// the upstream's answers are: application/json for a client that accepts
+// only that (OneLogin), else application/scim+json.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	writeErrorFor(w, r.Header, err)
+}
+
+// writeErrorFor is writeError for the request headers h.
+func writeErrorFor(w http.ResponseWriter, h http.Header, err error) {
+	scim.WriteErrorAs(w, err, scim.ResponseContentType(scim.Unknown, h.Get("Accept")))
+}

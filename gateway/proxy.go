@@ -276,6 +276,7 @@ func (p *proxy) modifyResponse(resp *http.Response, ex *exchange) error {
 	_ = resp.Body.Close()
 
 	body, status, ctype := buf.Bytes(), resp.StatusCode, h.Get("Content-Type")
+	upstreamStatus := status // audited as the upstream gave it, before the rewrites below
 	read := len(body)
 	if ex.normalize {
 		out, _ := scim.NormalizeResponse(ex.dialect, ex.in, scim.Response{Status: status, ContentType: ctype, Body: body})
@@ -288,7 +289,7 @@ func (p *proxy) modifyResponse(resp *http.Response, ex *exchange) error {
 		body, status = out.Body, out.Status
 	}
 	body = rewriteBodyURLs(body, rt, ex.tenantInPath)
-	p.g.recordWrite(ex, status, h, body)
+	p.g.recordWrite(ex, upstreamStatus, h, body)
 
 	if len(body) == 0 {
 		delete(h, "Content-Length")
@@ -415,7 +416,7 @@ func (p *proxy) fail(w http.ResponseWriter, ex *exchange, err error) {
 	if ex.ctx.Err() != nil {
 		p.g.log.DebugContext(ex.ctx, "gateway: client went away", "route", ex.route.prefix, "err", err)
 		p.g.recordWrite(ex, 499, nil, nil)
-		writeError(w, errClientGone)
+		writeErrorFor(w, ex.in.Header, errClientGone)
 		return
 	}
 	e := &scim.Error{Status: http.StatusBadGateway, Detail: "the upstream service is unavailable"}
@@ -424,7 +425,7 @@ func (p *proxy) fail(w http.ResponseWriter, ex *exchange, err error) {
 	}
 	p.g.log.WarnContext(ex.ctx, "gateway: upstream failed", "route", ex.route.prefix, "status", e.Status, "err", err)
 	p.g.recordWrite(ex, e.Status, nil, nil)
-	writeError(w, e)
+	writeErrorFor(w, ex.in.Header, e)
 }
 
 var errClientGone = &scim.Error{Status: http.StatusBadGateway, Detail: "the request was cancelled: the client closed its connection"}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -633,5 +634,38 @@ func TestGroupHelp(t *testing.T) {
 		if out := c.run(args...); out.code != 0 || !strings.Contains(out.stdout, "Available Commands") {
 			t.Errorf("scimgate %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), out.code, out.stdout, out.stderr)
 		}
+	}
+}
+
+// TestServeLogsJSONLines: with its stderr going to a file or a pipe, as in
+// a container, serve writes nothing there but the log, one JSON object per
+// line (the README's "Logs"); the welcome text is for terminals.
+func TestServeLogsJSONLines(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			c := newCLI(t, oneRoute+"listen:\n  public: 127.0.0.1:0\n  admin: 127.0.0.1:0\nlog:\n  format: "+format+"\n")
+			c.vars = append(c.vars, "GOGC=100") // keep the test process's collector as it is
+			ctx, cancel := context.WithCancel(context.Background())
+			var stderr testkit.SyncBuffer
+			done := make(chan int, 1)
+			go func() {
+				done <- run(ctx, []string{"--config", c.cfgPath, "serve"}, Env{Vars: c.vars, Stdout: io.Discard, Stderr: &stderr})
+			}()
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(stderr.String(), "scimgate listening") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			if code := <-done; code != 0 {
+				t.Fatalf("serve exited %d\n%s", code, stderr.String())
+			}
+			logLine := regexp.MustCompile(`^time=\S+ level=[A-Z]+ msg=`)
+			for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+				var obj map[string]any
+				if format == "json" && json.Unmarshal([]byte(line), &obj) != nil || format == "text" && !logLine.MatchString(line) {
+					t.Errorf("not a %s log line: %q", format, line)
+				}
+			}
+		})
 	}
 }

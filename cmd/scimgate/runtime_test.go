@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -55,6 +58,41 @@ func TestTuneGC(t *testing.T) {
 		tuneGC(Env{Vars: tc.vars}, slog.New(slog.NewTextHandler(&logged, nil)))
 		if got := debug.SetGCPercent(100); got != tc.want || strings.Contains(logged.String(), "GOGC") != tc.log {
 			t.Errorf("%v: GC percent %d, want %d; log %q", tc.vars, got, tc.want, logged.String())
+		}
+	}
+}
+
+// The welcome text goes only to a terminal: anywhere else stderr is the
+// JSON log, one object per line.
+func TestIsTerminal(t *testing.T) {
+	file, err := os.Create(filepath.Join(t.TempDir(), "stderr.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	for _, tc := range []struct {
+		name string
+		w    io.Writer
+		want bool
+	}{
+		{"buffer", &bytes.Buffer{}, false},
+		{"regular file", file, false},
+		{"pipe", w, false},
+	} {
+		if got := isTerminal(tc.w); got != tc.want {
+			t.Errorf("%s: isTerminal %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		if !isTerminal(tty) {
+			t.Error("/dev/tty: isTerminal false, want true")
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -56,7 +57,24 @@ func runServe(ctx context.Context, cfgPath string, env Env) error {
 		rt.Credentials.RunUsageFlusher(flushCtx, usageFlushInterval)
 	}()
 	defer func() { stopFlush(); <-flushed }()
-	return a.Run(ctx, func(public, admin net.Addr) { printWelcome(env.Stderr, cfg, public, admin) })
+	return a.Run(ctx, func(public, admin net.Addr) {
+		// On a terminal a person reads it; elsewhere stderr is the JSON (or
+		// key=value) log, and the "scimgate listening" line says the same.
+		if isTerminal(env.Stderr) {
+			printWelcome(env.Stderr, cfg, public, admin)
+		}
+	})
+}
+
+// isTerminal reports whether w is a character device, as a terminal is,
+// rather than a file, a pipe or a buffer that a log collector reads.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // defaultGCPercent is the collector's target heap growth when GOGC is not

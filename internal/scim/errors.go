@@ -75,7 +75,11 @@ func (e *Error) appendJSON(dst []byte) []byte {
 // WriteError writes err as a SCIM error with Content-Type
 // application/scim+json. An error that is not (and does not wrap) an *Error
 // becomes a 500 whose detail reveals nothing of the cause.
-func WriteError(w http.ResponseWriter, err error) {
+func WriteError(w http.ResponseWriter, err error) { WriteErrorAs(w, err, MediaTypeSCIM) }
+
+// WriteErrorAs is WriteError with the Content-Type contentType, such as
+// ResponseContentType's choice for the client.
+func WriteErrorAs(w http.ResponseWriter, err error, contentType string) {
 	var se *Error
 	if !errors.As(err, &se) {
 		se = &Error{Status: http.StatusInternalServerError, Detail: "internal error"}
@@ -86,7 +90,7 @@ func WriteError(w http.ResponseWriter, err error) {
 	}
 	body := se.appendJSON(nil)
 	h := w.Header()
-	h.Set("Content-Type", MediaTypeSCIM)
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
