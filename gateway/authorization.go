@@ -71,6 +71,10 @@ func parseAuthorization(values []string, rawQuery string, rawAPIKey bool) (crede
 		switch {
 		case v == "" || strings.EqualFold(v, "Bearer"):
 			return kindNone, "", problemMalformed
+		case !isToken68(v):
+			// Neither a credential nor scheme SP credential (RFC 9110
+			// §11.4): "Bearer<TAB>token", or bytes no token has.
+			return kindNone, "", problemMalformed
 		case rawAPIKey && secret.LooksLikeAPIKey(v) && isToken68(v):
 			return kindAPIKey, v, nil
 		}
