@@ -335,3 +335,36 @@ func TestPipelineRewritesAnswerURLs(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineKeepsBodyContentType checks that the upstream always learns
+// the media type the gateway checked the body as, whatever the client put
+// in Connection.
+func TestPipelineKeepsBodyContentType(t *testing.T) {
+	const user = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen"}`
+	for _, tc := range []struct {
+		name, contentType, connection string
+	}{
+		{"scim+json", "application/scim+json", ""},
+		{"no Content-Type", "", ""},
+		{"json", "application/json", ""},
+		{"Content-Type named in Connection", "application/scim+json", "Content-Type"},
+		{"Content-Type named in Connection among others", "application/scim+json", "keep-alive, content-type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPipeline(t, config.DialectAuto)
+			req := httptest.NewRequest(http.MethodPost, testIssuer+"/scim/v2/Users", strings.NewReader(user))
+			req.Header.Set("Authorization", "Bearer "+p.token)
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			if tc.connection != "" {
+				req.Header.Set("Connection", tc.connection)
+			}
+			w := httptest.NewRecorder()
+			p.h.ServeHTTP(w, req)
+			if got := p.up.last.Get("Content-Type"); w.Code >= 300 || got != "application/scim+json" {
+				t.Fatalf("%d %s: upstream Content-Type %q", w.Code, w.Body, got)
+			}
+		})
+	}
+}
