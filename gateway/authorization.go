@@ -71,6 +71,10 @@ func parseAuthorization(values []string, rawQuery string, rawAPIKey bool) (crede
 		switch {
 		case v == "" || strings.EqualFold(v, "Bearer"):
 			return kindNone, "", problemMalformed
+		case !isToken68(v):
+			// Neither a credential nor scheme SP credential (RFC 9110
+			// §11.4): "Bearer<TAB>token", or bytes no token has.
+			return kindNone, "", problemMalformed
 		case rawAPIKey && secret.LooksLikeAPIKey(v) && isToken68(v):
 			return kindAPIKey, v, nil
 		}
@@ -135,10 +139,17 @@ func looksLikeJWT(s string) bool {
 
 // hasQueryToken reports an access_token parameter in the query (RFC 6750
 // §2.3, discouraged; Kong refuses such smuggled tokens, and so do we).
+// Parameters are split at ";" as well as "&": the query goes upstream
+// byte for byte, and many servers still read "a=1;access_token=x" as two
+// parameters.
 func hasQueryToken(rawQuery string) bool {
 	for rest := rawQuery; rest != ""; {
-		var part string
-		part, rest, _ = strings.Cut(rest, "&")
+		part := rest
+		if i := strings.IndexAny(rest, "&;"); i >= 0 {
+			part, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		key, _, _ := strings.Cut(part, "=")
 		if strings.Contains(key, "%") {
 			// An upstream that decodes access%5Ftoken sees access_token.

@@ -163,7 +163,11 @@ func (rt *route) forward(w http.ResponseWriter, r *http.Request, p *principal, t
 	if ex.requestID[0] == "" {
 		ex.requestID[0] = requestid.New()
 	}
-	if res.ContentType != r.Header.Get("Content-Type") {
+	// The client's Content-Type goes upstream unless the normalizer changed
+	// it, or the client named it in Connection, which drops it from the
+	// outbound headers: the body was checked as what res.ContentType says,
+	// and the upstream must be told so.
+	if res.ContentType != r.Header.Get("Content-Type") || res.ContentType != "" && listedIn(r.Header["Connection"], "Content-Type") {
 		ex.contentType = res.ContentType
 	}
 	if isWrite(r.Method) {

@@ -304,3 +304,67 @@ func BenchmarkPipelineEntraProbe(b *testing.B) {
 		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"startIndex":1,"itemsPerPage":0,"Resources":[]}`,
 		func(p *pipeline) string { return "Bearer " + p.token })
 }
+
+// TestPipelineRewritesAnswerURLs checks that the headers naming a resource
+// by URL reach the client with the public URL, never the upstream's.
+func TestPipelineRewritesAnswerURLs(t *testing.T) {
+	public := testIssuer + "/scim/v2/Users/2819c223"
+	for _, tc := range []struct {
+		name, header, value, want string
+	}{
+		{"absolute Location", "Location", "http://upstream.internal/scim/v2/Users/2819c223", public},
+		{"relative Location", "Location", "/scim/v2/Users/2819c223", public},
+		{"absolute Content-Location", "Content-Location", "http://upstream.internal/scim/v2/Users/2819c223", public},
+		{"relative Content-Location", "Content-Location", "/scim/v2/Users/2819c223", public},
+		{"Content-Location elsewhere", "Content-Location", "https://elsewhere.example/x", "https://elsewhere.example/x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPipeline(t, config.DialectAuto)
+			p.g.proxy.transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				h := http.Header{"Content-Type": {"application/scim+json"}, tc.header: {tc.value}}
+				return &http.Response{StatusCode: 200, Header: h, ContentLength: int64(len(cannedUser)),
+					Body: io.NopCloser(strings.NewReader(cannedUser)), Request: r}, nil
+			})
+			req := httptest.NewRequest(http.MethodGet, testIssuer+"/scim/v2/Users/2819c223", nil)
+			req.Header.Set("Authorization", "Bearer "+p.token)
+			w := httptest.NewRecorder()
+			p.h.ServeHTTP(w, req)
+			if got := w.Header().Get(tc.header); w.Code != 200 || got != tc.want {
+				t.Fatalf("%d, %s %q; want %q", w.Code, tc.header, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPipelineKeepsBodyContentType checks that the upstream always learns
+// the media type the gateway checked the body as, whatever the client put
+// in Connection.
+func TestPipelineKeepsBodyContentType(t *testing.T) {
+	const user = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen"}`
+	for _, tc := range []struct {
+		name, contentType, connection string
+	}{
+		{"scim+json", "application/scim+json", ""},
+		{"no Content-Type", "", ""},
+		{"json", "application/json", ""},
+		{"Content-Type named in Connection", "application/scim+json", "Content-Type"},
+		{"Content-Type named in Connection among others", "application/scim+json", "keep-alive, content-type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPipeline(t, config.DialectAuto)
+			req := httptest.NewRequest(http.MethodPost, testIssuer+"/scim/v2/Users", strings.NewReader(user))
+			req.Header.Set("Authorization", "Bearer "+p.token)
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			if tc.connection != "" {
+				req.Header.Set("Connection", tc.connection)
+			}
+			w := httptest.NewRecorder()
+			p.h.ServeHTTP(w, req)
+			if got := p.up.last.Get("Content-Type"); w.Code >= 300 || got != "application/scim+json" {
+				t.Fatalf("%d %s: upstream Content-Type %q", w.Code, w.Body, got)
+			}
+		})
+	}
+}

@@ -236,9 +236,14 @@ func (p *proxy) modifyResponse(resp *http.Response, ex *exchange) error {
 	h := resp.Header
 	// The client sees the request id of the gateway (requestid.Middleware).
 	delete(h, headerRequestID)
-	if loc := h["Location"]; len(loc) == 1 {
-		if s, ok := rt.publicLocation(loc[0], rt.publicBase(ex.tenantInPath)); ok {
-			h["Location"] = []string{s}
+	// Location and Content-Location (RFC 9110 §8.7, which SCIM servers
+	// send with a resource's representation) both name the resource by
+	// the upstream's own URL.
+	for _, name := range [...]string{"Location", "Content-Location"} {
+		if loc := h[name]; len(loc) == 1 {
+			if s, ok := rt.publicLocation(loc[0], rt.publicBase(ex.tenantInPath)); ok {
+				h[name] = []string{s}
+			}
 		}
 	}
 	// An empty answer is normalized too: user services often answer a bare

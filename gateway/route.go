@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -245,8 +246,8 @@ func (rt *route) publicBase(tenant string) string {
 	return strings.Replace(rt.publicPrefix, "{"+tenantVar+"}", tenant, 1)
 }
 
-// errBadPath is the answer for dot segments, encoded separators and
-// control characters in the path.
+// errBadPath is the answer for dot segments, encoded separators, control
+// characters and bytes that are not UTF-8 in the path.
 var errBadPath = &scim.Error{Status: http.StatusBadRequest, Detail: "the request path contains dot segments, encoded separators or control characters"}
 
 // cleanRest checks and normalises the path after the route prefix, as
@@ -265,10 +266,19 @@ func cleanRest(rest, rawPath string) (string, *scim.Error) {
 	if strings.Contains(rest, "%") && (containsFold(rest, "%2f") || containsFold(rest, "%5c") || containsFold(rest, "%2e")) {
 		return "", errBadPath
 	}
+	ascii := true
 	for i := 0; i < len(rest); i++ {
 		if c := rest[i]; c < 0x20 || c == 0x7f || c == '\\' {
 			return "", errBadPath
+		} else if c >= 0x80 {
+			ascii = false
 		}
+	}
+	// Bytes that are not UTF-8 name no SCIM resource; overlong forms
+	// (%C0%AE for ".", %C0%AF for "/") are dots and separators to decoders
+	// that accept them.
+	if !ascii && !utf8.ValidString(rest) {
+		return "", errBadPath
 	}
 	if strings.Contains(rest, "/.") {
 		for seg := range strings.SplitSeq(rest, "/") {

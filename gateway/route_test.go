@@ -157,6 +157,10 @@ func TestCleanRest(t *testing.T) {
 		{rest: "/Users/a\nb", bad: true},
 		{rest: "/Users/a\x00", bad: true},
 		{rest: "/Users/50%", want: "/Users/50%"},
+		{rest: "/Users/J\u00f6rg", want: "/Users/J\u00f6rg"},
+		{rest: "/Users/\xc0\xae\xc0\xae", raw: "/scim/v2/Users/%C0%AE%C0%AE", bad: true},
+		{rest: "/Users/a\xc0\xafb", raw: "/scim/v2/Users/a%c0%afb", bad: true},
+		{rest: "/Users/\xff", raw: "/scim/v2/Users/%FF", bad: true},
 	} {
 		got, err := cleanRest(tc.rest, tc.raw)
 		if tc.bad != (err != nil) || !tc.bad && got != tc.want {

@@ -137,7 +137,7 @@ func New(cfg *config.Config, deps Deps) (*App, error) {
 		a.close()
 		return nil, err
 	}
-	a.public = requestid.Middleware(clientAddress(clientip.New(cfg.Listen.TrustedProxies), a.gateway.Dispatcher(public)))
+	a.public = closeAfterTransferCoding(requestid.Middleware(clientAddress(clientip.New(cfg.Listen.TrustedProxies), a.gateway.Dispatcher(public))))
 	a.ready = append(a.ready, func(ctx context.Context) error { return deps.KV.Ping(ctx) },
 		func(context.Context) error { return deps.Keys.Ready() },
 		func(context.Context) error { return a.gateway.Ready() })

@@ -152,3 +152,22 @@ func clientHost(remote string) string {
 	}
 	return remote
 }
+
+// closeAfterTransferCoding ends the connection after answering a request
+// that came with a Transfer-Encoding. One that also had a Content-Length
+// is what request smuggling is made of: a front proxy that went by the
+// Content-Length and this server, which goes by the chunks, disagree on
+// where the request ends, and the rest would be served as a request of
+// its own. RFC 9112 §6.1 requires closing the connection after answering
+// such a request; net/http drops the Content-Length before a handler runs
+// and keeps the connection, so every chunked request closes it here (the
+// identity providers send a Content-Length; h1server hands chunked
+// requests to net/http, which honours the Connection: close).
+func closeAfterTransferCoding(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
