@@ -34,7 +34,8 @@ func newHeaderRules(tenant, client string) headerRules {
 		exact: []string{
 			fold(tenant), fold(client), "x-request-id", "x-idp-profile",
 			// Where the request came from: only a trusted proxy may say.
-			"forwarded", "x-real-ip", "x-client-ip",
+			"forwarded", "x-real-ip", "x-client-ip", "true-client-ip", "cf-connecting-ip",
+			"fastly-client-ip", "x-cluster-client-ip", "x-host",
 			// Method and path overrides some frameworks honour: a GET
 			// authorized with scim.read must not become a DELETE upstream.
 			"x-http-method-override", "x-http-method", "x-method-override", "x-rewrite-url",

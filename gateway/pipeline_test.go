@@ -305,9 +305,10 @@ func BenchmarkPipelineEntraProbe(b *testing.B) {
 		func(p *pipeline) string { return "Bearer " + p.token })
 }
 
-// TestPipelineRewritesAnswerURLs checks that the headers naming a resource
-// by URL reach the client with the public URL, never the upstream's.
-func TestPipelineRewritesAnswerURLs(t *testing.T) {
+// TestPipelineAnswerHeaders checks that the headers naming a resource by
+// URL reach the client with the public URL, never the upstream's, and that
+// the upstream's cookies stay behind.
+func TestPipelineAnswerHeaders(t *testing.T) {
 	public := testIssuer + "/scim/v2/Users/2819c223"
 	for _, tc := range []struct {
 		name, header, value, want string
@@ -317,6 +318,7 @@ func TestPipelineRewritesAnswerURLs(t *testing.T) {
 		{"absolute Content-Location", "Content-Location", "http://upstream.internal/scim/v2/Users/2819c223", public},
 		{"relative Content-Location", "Content-Location", "/scim/v2/Users/2819c223", public},
 		{"Content-Location elsewhere", "Content-Location", "https://elsewhere.example/x", "https://elsewhere.example/x"},
+		{"Set-Cookie dropped", "Set-Cookie", "__Host-scimgate_csrf=x; Path=/; Secure", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPipeline(t, config.DialectAuto)

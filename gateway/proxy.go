@@ -236,6 +236,10 @@ func (p *proxy) modifyResponse(resp *http.Response, ex *exchange) error {
 	h := resp.Header
 	// The client sees the request id of the gateway (requestid.Middleware).
 	delete(h, headerRequestID)
+	// No identity provider keeps cookies, and the public origin is the
+	// sign-in and consent pages' too: an upstream's cookie would only be
+	// set beside theirs.
+	delete(h, "Set-Cookie")
 	// Location and Content-Location (RFC 9110 §8.7, which SCIM servers
 	// send with a resource's representation) both name the resource by
 	// the upstream's own URL.
