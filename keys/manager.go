@@ -439,6 +439,36 @@ func (m *Manager) sync(ctx context.Context) error {
 	})
 }
 
+// CheckMasterKey reports whether the Manager's master key is the one the
+// stored key ring was encrypted under, without changing or installing
+// anything: nil when it is, or when the store holds no ring yet (the first
+// Start creates it); ErrMasterKeyMismatch when another master key made it.
+// Commands that write secrets call it first, since a secret hashed under a
+// pepper the server does not have is shown once and then never verifies.
+func (m *Manager) CheckMasterKey(ctx context.Context) error {
+	m.storeMu.Lock()
+	defer m.storeMu.Unlock()
+	raw, err := m.read(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = m.decode(raw)
+	return err
+}
+
+// HasRing reports whether kv holds a key ring, that is whether a server
+// has already started on it under some master key.
+func HasRing(ctx context.Context, kv store.KV) (bool, error) {
+	_, err := kv.Get(ctx, ringKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("keys: read key ring: %w", err)
+	}
+	return true, nil
+}
+
 // reload re-reads the ring without changing it.
 func (m *Manager) reload(ctx context.Context) error {
 	m.storeMu.Lock()

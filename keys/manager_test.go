@@ -387,7 +387,20 @@ func encodings(secret []byte) [][]byte {
 
 func TestWrongMasterKey(t *testing.T) {
 	eachBackend(t, func(t *testing.T, kv, _ store.KV) {
-		newManager(t, kv, newClock(), Options{})
+		fresh := newUnstarted(t, kv, newClock(), Options{})
+		if has, err := HasRing(context.Background(), kv); has || err != nil {
+			t.Fatalf("HasRing on an empty store = %v, %v", has, err)
+		}
+		if err := fresh.CheckMasterKey(context.Background()); err != nil {
+			t.Fatalf("CheckMasterKey on an empty store: %v", err)
+		}
+		right := newManager(t, kv, newClock(), Options{})
+		if has, err := HasRing(context.Background(), kv); !has || err != nil {
+			t.Fatalf("HasRing after Start = %v, %v", has, err)
+		}
+		if err := right.CheckMasterKey(context.Background()); err != nil {
+			t.Fatalf("CheckMasterKey with the right master key: %v", err)
+		}
 		before, _ := kv.Get(context.Background(), ringKey)
 
 		other := make([]byte, MasterKeySize)
@@ -404,6 +417,9 @@ func TestWrongMasterKey(t *testing.T) {
 		}
 		if err := m.Rotate(context.Background()); !errors.Is(err, ErrMasterKeyMismatch) {
 			t.Fatalf("Rotate with another master key: %v", err)
+		}
+		if err := m.CheckMasterKey(context.Background()); !errors.Is(err, ErrMasterKeyMismatch) {
+			t.Fatalf("CheckMasterKey with another master key: %v", err)
 		}
 		if after, _ := kv.Get(context.Background(), ringKey); string(after) != string(before) {
 			t.Fatal("a Manager with the wrong master key changed the ring")

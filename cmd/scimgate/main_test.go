@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -665,6 +667,71 @@ func TestServeLogsJSONLines(t *testing.T) {
 				if format == "json" && json.Unmarshal([]byte(line), &obj) != nil || format == "text" && !logLine.MatchString(line) {
 					t.Errorf("not a %s log line: %q", format, line)
 				}
+			}
+		})
+	}
+}
+
+// A master key other than the one the store was set up with is refused
+// before anything is written: a client secret or API key hashed under it
+// would be printed once and then never verify on the server. Without any
+// master key, serve does not generate a fresh one for a store that
+// already holds signing keys.
+func TestWrongMasterKeyRefused(t *testing.T) {
+	for _, backend := range []string{"embedded", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			c := newCLIWithoutStore(t, oneRoute)
+			if backend == "redis" {
+				kv := storetest.OpenRedis(t)
+				c.vars = append(c.vars, "SCIMGATE_STORE_BACKEND=redis", "SCIMGATE_STORE_REDIS_URL="+storetest.RedisURL(),
+					"SCIMGATE_STORE_REDIS_PREFIX="+kv.Prefix(), "SCIMGATE_ADMIN_TOKEN="+strings.Repeat("t", 40))
+			}
+			cfg, err := config.Load(c.cfgPath, c.vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The first start of serve creates the signing-key ring.
+			rt, err := openRuntime(t.Context(), cfg, Env{Vars: c.vars, Stderr: io.Discard}, runtimeOptions{CreateMissing: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rt.Keys.Start(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if err := rt.Close(); err != nil {
+				t.Fatal(err)
+			}
+			c.ok("tenant", "create", "acme")
+
+			right := c.vars
+			c.vars = append(slices.Clone(right), newCLIWithoutStore(t, "").vars[0]) // a later value wins
+			for _, args := range [][]string{
+				{"client", "create", "--tenant", "acme", "--name", "Entra", "--kind", "entra"},
+				{"apikey", "create", "--tenant", "acme", "--name", "OneLogin"},
+			} {
+				out := c.run(args...)
+				if out.code != 1 || !strings.Contains(out.stderr, "SCIMGATE_MASTER_KEY") || !strings.Contains(out.stderr, "does not match") {
+					t.Errorf("%s with another master key: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), out.code, out.stdout, out.stderr)
+				}
+			}
+			c.vars = right
+			if out := c.ok("client", "list", "--tenant", "acme"); strings.Contains(out, "Entra") {
+				t.Errorf("a client was created under the wrong master key:\n%s", out)
+			}
+			if out := c.ok("apikey", "list", "--tenant", "acme"); strings.Contains(out, "OneLogin") {
+				t.Errorf("an API key was created under the wrong master key:\n%s", out)
+			}
+			if backend != "embedded" {
+				return
+			}
+			// No master key at all: serve must not make up a new one.
+			var stderr strings.Builder
+			_, err = openRuntime(t.Context(), cfg, Env{Stderr: &stderr}, runtimeOptions{CreateMissing: true})
+			if err == nil || !strings.Contains(err.Error(), "SCIMGATE_MASTER_KEY") || strings.Contains(stderr.String(), "WARNING") {
+				t.Errorf("serve without the master key: err %v\n%s", err, stderr.String())
+			}
+			if _, err := os.Stat(filepath.Join(c.dir, "data", masterKeyFile)); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("a new master key file was generated for a store set up with another key: %v", err)
 			}
 		})
 	}

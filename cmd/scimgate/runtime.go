@@ -138,7 +138,14 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 	rt.closers = append(rt.closers, rt.Store.Close)
 
 	if master == nil { // embedded store without the variable
-		if master, err = masterKeyFromFile(cfg.Store.Embedded.Path, opts.CreateMissing, env.Stderr, log); err != nil {
+		// A store a server has already run on was set up with some master
+		// key: generating another one would only make every stored secret
+		// and signing key unusable.
+		inUse, err := keys.HasRing(ctx, rt.Store)
+		if err != nil {
+			return nil, err
+		}
+		if master, err = masterKeyFromFile(cfg.Store.Embedded.Path, opts.CreateMissing && !inUse, env.Stderr, log); err != nil {
 			return nil, err
 		}
 	}
@@ -161,6 +168,14 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 	}
 	// Runs first: the manager's refresh loop reads the store.
 	rt.closers = append([]func() error{func() error { rt.Keys.Close(); return nil }}, rt.closers...)
+	// Before anything is written: a secret hashed under a master key the
+	// server does not have would be shown once and then never verify.
+	if err := rt.Keys.CheckMasterKey(ctx); errors.Is(err, keys.ErrMasterKeyMismatch) {
+		return nil, fmt.Errorf("the master key (%s) does not match the one this store was set up with; "+
+			"every replica and every command must use the same master key", keys.MasterKeyEnv)
+	} else if err != nil {
+		return nil, err
+	}
 
 	if rt.Audit, err = openAudit(cfg.Audit, opts, rt); err != nil {
 		return nil, err
