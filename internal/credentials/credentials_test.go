@@ -8,11 +8,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scimgate/internal/secret"
 	"github.com/scimgate/scimgate/internal/store"
+	"github.com/scimgate/scimgate/internal/store/storetest"
 )
 
 const aud = "http://127.0.0.1:8080/scim/v2"
@@ -66,6 +68,7 @@ func TestCredentials(t *testing.T) {
 		"usage is written behind":        testUsage,
 		"concurrent rotate and revoke lose nothing": testConcurrency,
 		"no secret in clear in the store":           testNoClearSecrets,
+		"two replicas":                              testTwoReplicas,
 	} {
 		t.Run(name, func(t *testing.T) { forEachBackend(t, test) })
 	}
@@ -502,6 +505,75 @@ func testNoClearSecrets(t *testing.T, kv store.KV) {
 			if strings.Contains(e.Key, sec) || bytes.Contains(e.Value, []byte(sec)) {
 				t.Errorf("secret %q found in clear under %s", sec, e.Key)
 			}
+		}
+	}
+}
+
+// testTwoReplicas races writes that must have one outcome through two
+// clients of one store, as two replicas make them: one tenant id is
+// created once, the cap on active secrets holds, and the last active
+// secret survives two concurrent deletions.
+func testTwoReplicas(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	a, clk := newService(t, kv)
+	h, err := secret.NewHasher(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(storetest.SecondClient(t, kv), h, Options{Now: clk.now, PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	replicas := [2]*Service{a, b}
+	concurrently := func(n int, fn func(s *Service) error) (ok int, errs []error) {
+		var (
+			mu sync.Mutex
+			wg sync.WaitGroup
+		)
+		for i := range n {
+			wg.Go(func() {
+				err := fn(replicas[i%2])
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					ok++
+				} else {
+					errs = append(errs, err)
+				}
+			})
+		}
+		wg.Wait()
+		return ok, errs
+	}
+	for trial := range 5 {
+		id := fmt.Sprint("t", trial)
+		ok, errs := concurrently(8, func(s *Service) error { _, err := s.CreateTenant(ctx, id, ""); return err })
+		if ok != 1 {
+			t.Fatalf("tenant %s created %d times", id, ok)
+		}
+		for _, err := range errs {
+			if !errors.Is(err, ErrExists) {
+				t.Fatalf("losing CreateTenant: %v", err)
+			}
+		}
+		c, _, err := a.CreateClient(ctx, ClientSpec{TenantID: id, Name: "c", Audiences: []string{aud}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, _ = concurrently(8, func(s *Service) error { _, _, _, err := s.AddClientSecret(ctx, c.ID, SecretSpec{}); return err })
+		got, _ := b.Client(ctx, c.ID)
+		if active := len(got.ActiveSecrets(clk.now())); ok != MaxActiveSecrets-1 || active != MaxActiveSecrets {
+			t.Fatalf("%d secrets added, %d active; want %d and %d", ok, active, MaxActiveSecrets-1, MaxActiveSecrets)
+		}
+		// Every secret deleted at once, half through each replica: the last
+		// active one must survive.
+		var next atomic.Int64
+		ok, errs = concurrently(len(got.Secrets), func(s *Service) error {
+			_, err := s.DeleteClientSecret(ctx, c.ID, got.Secrets[next.Add(1)-1].ID)
+			return err
+		})
+		if ok != len(got.Secrets)-1 || len(errs) != 1 || !errors.Is(errs[0], ErrInvalid) {
+			t.Fatalf("%d of %d secrets deleted at once (errors %v), want all but the last", ok, len(got.Secrets), errs)
+		}
+		if got, _ := a.Client(ctx, c.ID); len(got.ActiveSecrets(clk.now())) != 1 {
+			t.Fatalf("%d active secrets after concurrent deletions, want the last one kept", len(got.ActiveSecrets(clk.now())))
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -557,4 +558,64 @@ func TestContextCancelled(t *testing.T) {
 	if _, err := s.RedeemCode(ctx, NewCode()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("RedeemCode with a cancelled context: %v", err)
 	}
+}
+
+// TestTwoReplicas races the single-use decisions through two clients of one
+// store, as two replicas behind a load balancer make them: each code is
+// redeemed once, each refresh token rotates once (or, inside the grace
+// window, into one shared successor).
+func TestTwoReplicas(t *testing.T) {
+	storetest.EachBackend(t, func(t *testing.T, kv store.KV) {
+		ctx := t.Context()
+		clk := &testkit.Clock{}
+		replica := func(kv store.KV, grace time.Duration) *Store {
+			s, err := New(kv, Options{RefreshGrace: grace, Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		other := storetest.SecondClient(t, kv)
+		for _, grace := range []time.Duration{0, 30 * time.Second} {
+			a, b := replica(kv, grace), replica(other, grace)
+			var n atomic.Int64
+			pick := func() *Store { // alternately
+				if n.Add(1)%2 == 0 {
+					return a
+				}
+				return b
+			}
+			for trial := range 5 {
+				code := NewCode()
+				if _, err := a.SaveCode(ctx, code, sampleCode()); err != nil {
+					t.Fatal(err)
+				}
+				results := race(16, func() error { _, err := pick().RedeemCode(ctx, code); return err })
+				if results[nil] != 1 || results[ErrCodeReplayed] != 15 {
+					t.Fatalf("grace %v, trial %d: code outcomes %v, want one winner and 15 replays", grace, trial, results)
+				}
+
+				t0, _ := startFamily(t, a)
+				var (
+					mu         sync.Mutex
+					successors = map[string]bool{}
+				)
+				results = race(16, func() error {
+					r, err := pick().Rotate(ctx, t0, rotation("x"))
+					if err == nil {
+						mu.Lock()
+						successors[r.Token] = true
+						mu.Unlock()
+					}
+					return err
+				})
+				switch {
+				case grace == 0 && (results[nil] != 1 || results[nil]+results[ErrRefreshReused]+results[ErrRevoked] != 16):
+					t.Fatalf("no grace, trial %d: rotation outcomes %v, want one winner, the rest reuse", trial, results)
+				case grace > 0 && (results[nil] != 16 || len(successors) != 1):
+					t.Fatalf("grace, trial %d: rotation outcomes %v with %d successors, want 16 successes and one successor", trial, results, len(successors))
+				}
+			}
+		}
+	})
 }

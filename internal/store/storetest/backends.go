@@ -150,3 +150,25 @@ func redisUnreachable(err error) string {
 		"    Start one: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no\n"+
 		"    or point %s at one. With CI=true this is a failure.", err, RedisURLEnv)
 }
+
+// SecondClient returns another client of the store kv, as a second replica
+// holds it: for Redis a separate connection pool under the same prefix,
+// closed when tb ends; for the embedded store, which one process owns,
+// kv itself.
+func SecondClient(tb testing.TB, kv store.KV) store.KV {
+	tb.Helper()
+	r, ok := kv.(*rediskv.Store)
+	if !ok {
+		return kv
+	}
+	c, err := rediskv.Open(tb.Context(), rediskv.Options{URL: RedisURL(), Prefix: r.Prefix()})
+	if err != nil {
+		tb.Fatalf("second redis client: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			tb.Errorf("close second redis client: %v", err)
+		}
+	})
+	return c
+}
