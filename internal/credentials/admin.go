@@ -37,11 +37,14 @@ func (s *Service) CreateAdmin(ctx context.Context, tenantID, username, password 
 	if err := checkPassword(password); err != nil {
 		return nil, "", err
 	}
-	if err := s.activeTenant(ctx, tenantID); err != nil {
+	if err := s.openTenant(ctx, tenantID); err != nil {
 		return nil, "", err
 	}
 	a := &AdminUser{TenantID: tenantID, Username: username, PasswordHash: secret.HashPassword(password, s.pwp), Created: s.now().UTC()}
 	if err := createJSON(ctx, s.kv, adminKey(tenantID, username), a); err != nil {
+		return nil, "", err
+	}
+	if err := s.claimForTenant(ctx, tenantID, adminKey(tenantID, username)); err != nil {
 		return nil, "", err
 	}
 	return a, password, nil

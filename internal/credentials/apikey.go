@@ -61,8 +61,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, spec APIKeySpec) (*APIKey, s
 	if spec.TTL < 0 || spec.TTL > 0 && spec.TTL < minAPIKeyTTL {
 		return nil, "", invalid("expiry %s: must be at least %s, or zero for never", spec.TTL, minAPIKeyTTL)
 	}
-	if err := s.activeTenant(ctx, spec.TenantID); err != nil {
-		return nil, "", fmt.Errorf("tenant %q: %w", spec.TenantID, err)
+	if err := s.openTenant(ctx, spec.TenantID); err != nil {
+		return nil, "", tenantErr(spec.TenantID, err)
 	}
 	now := s.now().UTC()
 	k := &APIKey{TenantID: spec.TenantID, Name: spec.Name, Scopes: spec.Scopes, Audiences: spec.Audiences, Created: now}
@@ -77,6 +77,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, spec APIKeySpec) (*APIKey, s
 			continue
 		}
 		if err != nil {
+			return nil, "", err
+		}
+		if err := s.claimForTenant(ctx, spec.TenantID, apiKeyPrefix+id); err != nil {
 			return nil, "", err
 		}
 		return k, plain, nil

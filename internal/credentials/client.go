@@ -166,8 +166,8 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*Client, s
 	if err != nil {
 		return nil, "", err
 	}
-	if err := s.activeTenant(ctx, c.TenantID); err != nil {
-		return nil, "", fmt.Errorf("tenant %q: %w", c.TenantID, err)
+	if err := s.openTenant(ctx, c.TenantID); err != nil {
+		return nil, "", tenantErr(c.TenantID, err)
 	}
 	exp, err := spec.Secret.expiry(now)
 	if err != nil {
@@ -182,6 +182,9 @@ func (s *Service) CreateClient(ctx context.Context, spec ClientSpec) (*Client, s
 			continue // 143 random bits: practically never
 		}
 		if err != nil {
+			return nil, "", err
+		}
+		if err := s.claimForTenant(ctx, c.TenantID, clientPrefix+c.ID); err != nil {
 			return nil, "", err
 		}
 		return c, plain, nil

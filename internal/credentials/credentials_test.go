@@ -66,9 +66,10 @@ func TestCredentials(t *testing.T) {
 		"api key lifetime":               testAPIKeyTTL,
 		"admins":                         testAdmins,
 		"usage is written behind":        testUsage,
-		"concurrent rotate and revoke lose nothing": testConcurrency,
-		"no secret in clear in the store":           testNoClearSecrets,
-		"two replicas":                              testTwoReplicas,
+		"concurrent rotate and revoke lose nothing":    testConcurrency,
+		"no secret in clear in the store":              testNoClearSecrets,
+		"two replicas":                                 testTwoReplicas,
+		"tenant deleted while a credential is created": testDeleteTenantRace,
 	} {
 		t.Run(name, func(t *testing.T) { forEachBackend(t, test) })
 	}
@@ -575,5 +576,82 @@ func testTwoReplicas(t *testing.T, kv store.KV) {
 		if got, _ := a.Client(ctx, c.ID); len(got.ActiveSecrets(clk.now())) != 1 {
 			t.Fatalf("%d active secrets after concurrent deletions, want the last one kept", len(got.ActiveSecrets(clk.now())))
 		}
+	}
+}
+
+// testDeleteTenantRace deletes a tenant while another replica creates a
+// credential for it. Either may win, never both: a credential that
+// outlived its tenant would belong to whoever next creates a tenant with
+// the same id.
+func testDeleteTenantRace(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	a, clk := newService(t, kv)
+	h, err := secret.NewHasher(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(storetest.SecondClient(t, kv), h, Options{Now: clk.now, PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	creates := []struct {
+		kind   string
+		create func(tenant string) error
+	}{
+		{"client", func(id string) error {
+			_, _, err := b.CreateClient(ctx, ClientSpec{TenantID: id, Name: "c", Audiences: []string{aud}})
+			return err
+		}},
+		{"api key", func(id string) error {
+			_, _, err := b.CreateAPIKey(ctx, APIKeySpec{TenantID: id, Name: "k", Audiences: []string{aud}})
+			return err
+		}},
+		{"admin", func(id string) error { _, _, err := b.CreateAdmin(ctx, id, "ann", ""); return err }},
+	}
+	for _, c := range creates {
+		var deleted, created int
+		for trial := range 40 {
+			id := fmt.Sprintf("race-%s-%d", strings.ReplaceAll(c.kind, " ", ""), trial)
+			if _, err := a.CreateTenant(ctx, id, ""); err != nil {
+				t.Fatal(err)
+			}
+			var delErr, createErr error
+			var wg sync.WaitGroup
+			wg.Go(func() { delErr = a.DeleteTenant(ctx, id) })
+			wg.Go(func() { createErr = c.create(id) })
+			wg.Wait()
+			if delErr == nil {
+				deleted++
+			}
+			if createErr == nil {
+				created++
+			}
+			owned := 0
+			for _, prefix := range []string{clientPrefix, apiKeyPrefix, adminPrefix + id + "/"} {
+				entries, err := kv.List(ctx, prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range entries {
+					if strings.Contains(string(e.Value), `"tenant_id":"`+id+`"`) {
+						owned++
+					}
+				}
+			}
+			_, tenantErr := a.Tenant(ctx, id)
+			switch {
+			case delErr == nil && createErr == nil:
+				t.Fatalf("%s, trial %d: the tenant was deleted and a %s created for it", c.kind, trial, c.kind)
+			case delErr == nil && (owned != 0 || tenantErr != ErrNotFound):
+				t.Fatalf("%s, trial %d: tenant deleted (%v) but it still owns %d credentials", c.kind, trial, tenantErr, owned)
+			case createErr == nil && (owned != 1 || tenantErr != nil):
+				t.Fatalf("%s, trial %d: %s created, but the tenant is %v and owns %d credentials", c.kind, trial, c.kind, tenantErr, owned)
+			case delErr != nil && createErr != nil && owned != 0:
+				t.Fatalf("%s, trial %d: both failed (%v; %v) yet %d credentials remain", c.kind, trial, delErr, createErr, owned)
+			}
+			if tenantErr == nil {
+				if tn, _ := a.Tenant(ctx, id); tn.Deleting {
+					t.Fatalf("%s, trial %d: a refused deletion left the tenant marked as being deleted", c.kind, trial)
+				}
+			}
+		}
+		t.Logf("%s: %d deletions and %d creations won", c.kind, deleted, created)
 	}
 }

@@ -2,6 +2,8 @@ package credentials
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 	"unicode/utf8"
 )
@@ -14,6 +16,9 @@ type Tenant struct {
 	DisplayName string    `json:"display_name"`
 	Created     time.Time `json:"created"`
 	Disabled    bool      `json:"disabled,omitempty"`
+	// Deleting is set while DeleteTenant checks that the tenant owns
+	// nothing; no credential can be created for it meanwhile.
+	Deleting bool `json:"deleting,omitempty"`
 }
 
 // ValidTenantID reports whether id can name a tenant: a DNS-label-like
@@ -75,10 +80,37 @@ func (s *Service) SetTenantDisabled(ctx context.Context, id string, disabled boo
 
 // DeleteTenant removes a tenant that owns no clients, API keys or admins.
 // Refusing instead of cascading keeps a typo from deleting a customer.
+//
+// The tenant is marked as being deleted before its credentials are
+// listed, and every create re-reads the tenant after writing (see
+// claimForTenant), so a credential created at the same time on any
+// replica is either listed here, and the deletion refused, or removed
+// again by its creator: none outlives its tenant, to be inherited by a
+// later tenant created with the same id.
 func (s *Service) DeleteTenant(ctx context.Context, id string) error {
-	if _, err := s.Tenant(ctx, id); err != nil {
+	if !ValidTenantID(id) {
+		return ErrNotFound
+	}
+	mark := func(deleting bool) error {
+		_, err := updateJSON(ctx, s.kv, tenantPrefix+id, func(t *Tenant) error {
+			t.Deleting = deleting
+			return nil
+		})
 		return err
 	}
+	if err := mark(true); err != nil {
+		return err
+	}
+	if err := s.checkOwnsNothing(ctx, id); err != nil {
+		if uerr := mark(false); uerr != nil && uerr != ErrNotFound {
+			return errors.Join(err, uerr)
+		}
+		return err
+	}
+	return s.kv.Delete(ctx, tenantPrefix+id)
+}
+
+func (s *Service) checkOwnsNothing(ctx context.Context, id string) error {
 	clients, err := s.Clients(ctx, id)
 	if err != nil {
 		return err
@@ -94,7 +126,52 @@ func (s *Service) DeleteTenant(ctx context.Context, id string) error {
 	if n := len(clients) + len(keys) + len(admins); n > 0 {
 		return invalid("tenant %q still owns %d clients, %d API keys and %d admins; delete them first", id, len(clients), len(keys), len(admins))
 	}
-	return s.kv.Delete(ctx, tenantPrefix+id)
+	return nil
+}
+
+// openTenant is the check before a credential is created for tenant id:
+// it exists, is enabled and is not being deleted.
+func (s *Service) openTenant(ctx context.Context, id string) error {
+	if err := s.activeTenant(ctx, id); err != nil {
+		return err
+	}
+	t, err := s.tenants.get(ctx, s.kv, tenantPrefix+id)
+	if err != nil {
+		return err
+	}
+	if t.Deleting {
+		return invalid("tenant %q is being deleted", id)
+	}
+	return nil
+}
+
+// tenantErr names the tenant in err unless err, a request error, already
+// does.
+func tenantErr(id string, err error) error {
+	if errors.Is(err, ErrInvalid) {
+		return err
+	}
+	return fmt.Errorf("tenant %q: %w", id, err)
+}
+
+// claimForTenant runs once a credential of tenant id has been written
+// under key. If by then the tenant is gone or being deleted, DeleteTenant
+// may have missed the credential, so it is removed again and the create
+// fails.
+func (s *Service) claimForTenant(ctx context.Context, id, key string) error {
+	t, err := getJSON[Tenant](ctx, s.kv, tenantPrefix+id)
+	switch {
+	case err == nil && !t.Deleting:
+		return nil
+	case err == nil:
+		err = invalid("tenant %q is being deleted", id)
+	case err == ErrNotFound:
+		err = fmt.Errorf("tenant %q: %w", id, ErrNotFound)
+	}
+	if derr := s.kv.Delete(ctx, key); derr != nil {
+		return errors.Join(err, fmt.Errorf("remove %s again: %w", key, derr))
+	}
+	return err
 }
 
 // activeTenant returns the tenant if it exists and is enabled.
