@@ -199,3 +199,34 @@ func readHeader(r *bufio.Reader, kind byte) (int, error) {
 	}
 	return n, nil
 }
+
+// TestPrefixWithGlobCharacters keeps two deployments apart whose prefixes
+// differ only where one has a Redis MATCH metacharacter: listing one never
+// returns the other's keys.
+func TestPrefixWithGlobCharacters(t *testing.T) {
+	base := storetest.OpenRedis(t) // its cleanup deletes everything under base.Prefix()
+	ctx := t.Context()
+	open := func(prefix string) *rediskv.Store {
+		kv, err := rediskv.Open(ctx, rediskv.Options{URL: storetest.RedisURL(), Prefix: base.Prefix() + prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = kv.Close() })
+		return kv
+	}
+	prefixes := []string{"a*:", "ab:", "a?:", "a[b]:", "a\\:"}
+	for _, p := range prefixes {
+		if err := open(p).Set(ctx, "clients/x", []byte(p), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range prefixes {
+		entries, err := open(p).List(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 1 || entries[0].Key != "clients/x" || string(entries[0].Value) != p {
+			t.Errorf("List under prefix %q = %+v, want only its own clients/x", p, entries)
+		}
+	}
+}

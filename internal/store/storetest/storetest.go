@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.KV) {
 		{"set get overwrite", testSetGetOverwrite},
 		{"ttl expires", testTTLExpires},
 		{"set without ttl clears ttl", testSetClearsTTL},
+		{"later ttl replaces earlier", testTTLReplaced},
 		{"negative ttl rejected", testNegativeTTL},
 		{"create", testCreate},
 		{"create over expired", testCreateOverExpired},
@@ -114,6 +115,31 @@ func testSetClearsTTL(t *testing.T, kv store.KV) {
 	waitExpired(t, kv, "probe")
 	wantValue(t, kv, "set", "new")
 	wantValue(t, kv, "update", "new")
+}
+
+// testTTLReplaced checks that each write sets the ttl afresh in both
+// directions, and that a refused Create leaves the existing key's value and
+// ttl alone: a probe written last with the short ttl bounds when the short
+// deadlines have passed.
+func testTTLReplaced(t *testing.T, kv store.KV) {
+	ctx := t.Context()
+	mustSet(t, kv, "longer", "v", shortTTL)
+	mustSet(t, kv, "longer", "v2", time.Hour)
+	mustSet(t, kv, "shorter", "v", time.Hour)
+	if err := kv.Update(ctx, "shorter", func(old []byte) ([]byte, time.Duration, error) {
+		return append(old, '2'), shortTTL, nil
+	}); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	mustSet(t, kv, "kept", "v", 0)
+	if err := kv.Create(ctx, "kept", []byte("other"), shortTTL); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("Create over a live key: err = %v, want ErrExists", err)
+	}
+	mustSet(t, kv, "probe", "p", shortTTL)
+	waitExpired(t, kv, "probe")
+	waitExpired(t, kv, "shorter")
+	wantValue(t, kv, "longer", "v2")
+	wantValue(t, kv, "kept", "v")
 }
 
 func testNegativeTTL(t *testing.T, kv store.KV) {
