@@ -990,3 +990,72 @@ func TestRefreshWhileGrantsStoreDown(t *testing.T) {
 		t.Fatalf("refresh once the store is back: %d %v", status, body)
 	}
 }
+
+// disabledAdmins reports the named admins as disabled, as a record with
+// Disabled set would read.
+type disabledAdmins struct {
+	Directory
+	names map[string]bool
+}
+
+func (d disabledAdmins) Admin(ctx context.Context, tenantID, username string) (*credentials.AdminUser, error) {
+	a, err := d.Directory.Admin(ctx, tenantID, username)
+	if err == nil && d.names[username] {
+		a.Disabled = true
+	}
+	return a, err
+}
+
+// What changes between sign-in and consent ends the request: no code is
+// issued for a tenant, client or admin that is no longer active, and the
+// consent page itself is not shown for it.
+func TestConsentAfterTheWorldChanged(t *testing.T) {
+	disabled := map[string]bool{}
+	ce := newCodeEnv(t, func(d *Deps) { d.Directory = disabledAdmins{Directory: d.Directory, names: disabled} })
+	ctx := context.Background()
+	if _, _, err := ce.creds.CreateAdmin(ctx, "acme", "cy", adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		admin        string
+		change, undo func() error
+		text         string
+	}{
+		{name: "tenant disabled", admin: "ada", text: "organisation",
+			change: func() error { _, err := ce.creds.SetTenantDisabled(ctx, "acme", true); return err },
+			undo:   func() error { _, err := ce.creds.SetTenantDisabled(ctx, "acme", false); return err }},
+		{name: "client disabled", admin: "ada", text: "application",
+			change: func() error { _, err := ce.creds.SetClientDisabled(ctx, ce.okta, true); return err },
+			undo:   func() error { _, err := ce.creds.SetClientDisabled(ctx, ce.okta, false); return err }},
+		{name: "admin disabled", admin: "ada", text: "administrator",
+			change: func() error { disabled["ada"] = true; return nil },
+			undo:   func() error { delete(disabled, "ada"); return nil }},
+		{name: "admin deleted", admin: "cy", text: "administrator",
+			change: func() error { return ce.creds.DeleteAdmin(ctx, "acme", "cy") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := ce.browser(t)
+			csrf := csrfOf(t, ce.signIn(t, b, ce.authorizeQuery(), tc.admin))
+			if err := tc.change(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.undo != nil {
+				defer func() {
+					if err := tc.undo(); err != nil {
+						t.Fatal(err)
+					}
+				}()
+			}
+			if resp, page := b.get(ce.url + ConsentPath); resp.StatusCode != 400 || strings.Contains(page, `value="allow"`) || !strings.Contains(page, tc.text) {
+				t.Errorf("consent page: %d\n%s", resp.StatusCode, page)
+			}
+			resp, page := b.post(ce.url+ConsentPath, url.Values{"csrf": {csrf}, "decision": {"allow"}})
+			if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.Contains(page, tc.text) {
+				t.Fatalf("allow: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), page)
+			}
+		})
+	}
+	// Undone, the flow works again.
+	ce.code(t, ce.authorizeQuery())
+}

@@ -47,6 +47,14 @@ func (s *Service) CreateAdmin(ctx context.Context, tenantID, username, password 
 	return a, password, nil
 }
 
+// Admin returns one admin user, or ErrNotFound.
+func (s *Service) Admin(ctx context.Context, tenantID, username string) (*AdminUser, error) {
+	if checkUsername(username) != nil || !ValidTenantID(tenantID) {
+		return nil, ErrNotFound
+	}
+	return getJSON[AdminUser](ctx, s.kv, adminKey(tenantID, username))
+}
+
 // Admins lists a tenant's admin users.
 func (s *Service) Admins(ctx context.Context, tenantID string) ([]AdminUser, error) {
 	return listJSON[AdminUser](ctx, s.kv, adminPrefix+tenantID+"/", nil)
