@@ -1059,3 +1059,34 @@ func TestConsentAfterTheWorldChanged(t *testing.T) {
 	// Undone, the flow works again.
 	ce.code(t, ce.authorizeQuery())
 }
+
+// Every page an admin's browser can land on under the authorization
+// endpoint is an HTML page with the pages' security headers, never JSON:
+// wrong paths (a trailing slash typed into Okta's field), wrong methods,
+// bad requests and expired sessions alike.
+func TestAuthorizePagesAreHTMLWithHeaders(t *testing.T) {
+	ce := newCodeEnv(t)
+	b := ce.browser(t)
+	for _, tc := range []struct {
+		name, method, path string
+		status             int
+		text               string
+	}{
+		{name: "trailing slash", method: "GET", path: AuthorizePath + "/?" + ce.authorizeQuery().Encode(), status: 404, text: ce.url + AuthorizePath + " exactly"},
+		{name: "unknown page", method: "GET", path: AuthorizePath + "/nope", status: 404, text: "no page at this address"},
+		{name: "consent with a slash", method: "POST", path: ConsentPath + "/", status: 404, text: "no page at this address"},
+		{name: "unknown client", method: "GET", path: AuthorizePath + "?" + ce.authorizeQuery("client_id", "nope").Encode(), status: 400, text: "not known"},
+		{name: "unregistered redirect", method: "GET", path: AuthorizePath + "?" + ce.authorizeQuery("redirect_uri", "https://evil.example/cb").Encode(), status: 400, text: "not registered"},
+		{name: "POST authorize", method: "POST", path: AuthorizePath, status: 405, text: "GET"},
+		{name: "consent without cookie", method: "GET", path: ConsentPath, status: 400, text: "expired"},
+	} {
+		req, _ := http.NewRequest(tc.method, ce.url+tc.path, nil)
+		resp, page := b.do(req)
+		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(page, tc.text) ||
+			resp.Header.Get("Location") != "" {
+			t.Errorf("%s: %d %s %q\n%s", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), page)
+			continue
+		}
+		checkPageHeaders(t, resp)
+	}
+}

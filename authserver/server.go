@@ -219,6 +219,7 @@ func (s *Server) Register(r *mux.Router) {
 		r.HandleFunc(s.issuerPath+AuthorizePath, s.handleAuthorize)
 		r.HandleFunc(s.issuerPath+SignInPath, s.handleSignIn)
 		r.HandleFunc(s.issuerPath+ConsentPath, s.handleConsent)
+		r.PathPrefix(s.issuerPath + AuthorizePath + "/").HandlerFunc(s.handleAuthorizeNotFound)
 	}
 	r.HandleFunc(s.issuerPath+IntrospectPath, s.handleIntrospect)
 	r.HandleFunc(s.issuerPath+RevokePath, s.handleRevoke)
