@@ -1090,3 +1090,15 @@ func TestAuthorizePagesAreHTMLWithHeaders(t *testing.T) {
 		checkPageHeaders(t, resp)
 	}
 }
+
+// The per-username throttle counts one admin once, in whatever case or
+// Unicode form the name is typed, as sign-in finds that one admin for all.
+func TestSignInThrottleKeyIsTheAdmins(t *testing.T) {
+	s := &Server{}
+	want := s.signInThrottle("ip", "acme", "jos\u00e9").userKey
+	for _, u := range []string{"jos\u00e9", "Jos\u00e9", "jose\u0301", "JOSE\u0301"} {
+		if got := s.signInThrottle("ip", "acme", u).userKey; got != want {
+			t.Errorf("%q: key %q, want %q", u, got, want)
+		}
+	}
+}

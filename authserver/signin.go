@@ -203,7 +203,7 @@ type signInThrottle struct {
 }
 
 func (s *Server) signInThrottle(ip, tenantID, username string) signInThrottle {
-	return signInThrottle{s: s, ipKey: "signin-fail:ip:" + ip, userKey: "signin-fail:user:" + tenantID + "/" + strings.ToLower(username),
+	return signInThrottle{s: s, ipKey: "signin-fail:ip:" + ip, userKey: "signin-fail:user:" + tenantID + "/" + strings.ToLower(credentials.NormalizeUsername(username)),
 		ipRule: s.cfg.SignInFailuresPerIP, usrRule: s.cfg.SignInFailuresPerUser}
 }
 
