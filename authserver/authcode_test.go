@@ -990,3 +990,115 @@ func TestRefreshWhileGrantsStoreDown(t *testing.T) {
 		t.Fatalf("refresh once the store is back: %d %v", status, body)
 	}
 }
+
+// disabledAdmins reports the named admins as disabled, as a record with
+// Disabled set would read.
+type disabledAdmins struct {
+	Directory
+	names map[string]bool
+}
+
+func (d disabledAdmins) Admin(ctx context.Context, tenantID, username string) (*credentials.AdminUser, error) {
+	a, err := d.Directory.Admin(ctx, tenantID, username)
+	if err == nil && d.names[username] {
+		a.Disabled = true
+	}
+	return a, err
+}
+
+// What changes between sign-in and consent ends the request: no code is
+// issued for a tenant, client or admin that is no longer active, and the
+// consent page itself is not shown for it.
+func TestConsentAfterTheWorldChanged(t *testing.T) {
+	disabled := map[string]bool{}
+	ce := newCodeEnv(t, func(d *Deps) { d.Directory = disabledAdmins{Directory: d.Directory, names: disabled} })
+	ctx := context.Background()
+	if _, _, err := ce.creds.CreateAdmin(ctx, "acme", "cy", adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		admin        string
+		change, undo func() error
+		text         string
+	}{
+		{name: "tenant disabled", admin: "ada", text: "organisation",
+			change: func() error { _, err := ce.creds.SetTenantDisabled(ctx, "acme", true); return err },
+			undo:   func() error { _, err := ce.creds.SetTenantDisabled(ctx, "acme", false); return err }},
+		{name: "client disabled", admin: "ada", text: "application",
+			change: func() error { _, err := ce.creds.SetClientDisabled(ctx, ce.okta, true); return err },
+			undo:   func() error { _, err := ce.creds.SetClientDisabled(ctx, ce.okta, false); return err }},
+		{name: "admin disabled", admin: "ada", text: "administrator",
+			change: func() error { disabled["ada"] = true; return nil },
+			undo:   func() error { delete(disabled, "ada"); return nil }},
+		{name: "admin deleted", admin: "cy", text: "administrator",
+			change: func() error { return ce.creds.DeleteAdmin(ctx, "acme", "cy") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := ce.browser(t)
+			csrf := csrfOf(t, ce.signIn(t, b, ce.authorizeQuery(), tc.admin))
+			if err := tc.change(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.undo != nil {
+				defer func() {
+					if err := tc.undo(); err != nil {
+						t.Fatal(err)
+					}
+				}()
+			}
+			if resp, page := b.get(ce.url + ConsentPath); resp.StatusCode != 400 || strings.Contains(page, `value="allow"`) || !strings.Contains(page, tc.text) {
+				t.Errorf("consent page: %d\n%s", resp.StatusCode, page)
+			}
+			resp, page := b.post(ce.url+ConsentPath, url.Values{"csrf": {csrf}, "decision": {"allow"}})
+			if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.Contains(page, tc.text) {
+				t.Fatalf("allow: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), page)
+			}
+		})
+	}
+	// Undone, the flow works again.
+	ce.code(t, ce.authorizeQuery())
+}
+
+// Every page an admin's browser can land on under the authorization
+// endpoint is an HTML page with the pages' security headers, never JSON:
+// wrong paths (a trailing slash typed into Okta's field), wrong methods,
+// bad requests and expired sessions alike.
+func TestAuthorizePagesAreHTMLWithHeaders(t *testing.T) {
+	ce := newCodeEnv(t)
+	b := ce.browser(t)
+	for _, tc := range []struct {
+		name, method, path string
+		status             int
+		text               string
+	}{
+		{name: "trailing slash", method: "GET", path: AuthorizePath + "/?" + ce.authorizeQuery().Encode(), status: 404, text: ce.url + AuthorizePath + " exactly"},
+		{name: "unknown page", method: "GET", path: AuthorizePath + "/nope", status: 404, text: "no page at this address"},
+		{name: "consent with a slash", method: "POST", path: ConsentPath + "/", status: 404, text: "no page at this address"},
+		{name: "unknown client", method: "GET", path: AuthorizePath + "?" + ce.authorizeQuery("client_id", "nope").Encode(), status: 400, text: "not known"},
+		{name: "unregistered redirect", method: "GET", path: AuthorizePath + "?" + ce.authorizeQuery("redirect_uri", "https://evil.example/cb").Encode(), status: 400, text: "not registered"},
+		{name: "POST authorize", method: "POST", path: AuthorizePath, status: 405, text: "GET"},
+		{name: "consent without cookie", method: "GET", path: ConsentPath, status: 400, text: "expired"},
+	} {
+		req, _ := http.NewRequest(tc.method, ce.url+tc.path, nil)
+		resp, page := b.do(req)
+		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(page, tc.text) ||
+			resp.Header.Get("Location") != "" {
+			t.Errorf("%s: %d %s %q\n%s", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), page)
+			continue
+		}
+		checkPageHeaders(t, resp)
+	}
+}
+
+// The per-username throttle counts one admin once, in whatever case or
+// Unicode form the name is typed, as sign-in finds that one admin for all.
+func TestSignInThrottleKeyIsTheAdmins(t *testing.T) {
+	s := &Server{}
+	want := s.signInThrottle("ip", "acme", "jos\u00e9").userKey
+	for _, u := range []string{"jos\u00e9", "Jos\u00e9", "jose\u0301", "JOSE\u0301"} {
+		if got := s.signInThrottle("ip", "acme", u).userKey; got != want {
+			t.Errorf("%q: key %q, want %q", u, got, want)
+		}
+	}
+}

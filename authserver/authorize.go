@@ -66,6 +66,15 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	s.showSignIn(w, r, http.StatusOK, client, saved, "", "")
 }
 
+// handleAuthorizeNotFound answers any other path under the authorization
+// endpoint, such as the endpoint with a trailing slash typed into Okta's
+// "Authorize endpoint" field, with an HTML page an admin can act on
+// instead of the gateway's SCIM JSON 404.
+func (s *Server) handleAuthorizeNotFound(w http.ResponseWriter, _ *http.Request) {
+	s.renderError(w, http.StatusNotFound, "Page not found", "There is no page at this address.",
+		"The authorization endpoint is "+s.cfg.Issuer+AuthorizePath+" exactly, without a trailing slash: check the Authorize endpoint configured in Okta (or the application that sent you here).")
+}
+
 // authorizeTarget finds the client and checks the redirect URI. A non-empty
 // problem means neither can be trusted and the caller must not redirect.
 //

@@ -54,11 +54,12 @@ type AdminAuthenticator interface {
 	AuthenticateAdmin(ctx context.Context, tenantID, username, password string) (*credentials.AdminUser, error)
 }
 
-// Directory finds clients and tenants by id, without any secret, for the
-// authorization endpoint and the consent page.
+// Directory finds clients, tenants and admins by id, without any secret,
+// for the authorization endpoint and the consent page.
 type Directory interface {
 	Client(ctx context.Context, id string) (*credentials.Client, error)
 	Tenant(ctx context.Context, id string) (*credentials.Tenant, error)
+	Admin(ctx context.Context, tenantID, username string) (*credentials.AdminUser, error)
 }
 
 // Config is what the authorization server needs to know.
@@ -218,6 +219,7 @@ func (s *Server) Register(r *mux.Router) {
 		r.HandleFunc(s.issuerPath+AuthorizePath, s.handleAuthorize)
 		r.HandleFunc(s.issuerPath+SignInPath, s.handleSignIn)
 		r.HandleFunc(s.issuerPath+ConsentPath, s.handleConsent)
+		r.PathPrefix(s.issuerPath + AuthorizePath + "/").HandlerFunc(s.handleAuthorizeNotFound)
 	}
 	r.HandleFunc(s.issuerPath+IntrospectPath, s.handleIntrospect)
 	r.HandleFunc(s.issuerPath+RevokePath, s.handleRevoke)

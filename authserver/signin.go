@@ -123,10 +123,14 @@ func (s *Server) acceptPagePost(w http.ResponseWriter, r *http.Request) (form ur
 }
 
 // pendingRequest loads the browser's pending request, checks the CSRF token
-// when the request is a form post, and re-reads the client, which may have
-// been disabled or changed since the authorization request began.
+// when the request is a form post, and re-reads what may have changed since
+// the authorization request began: the client (disabled, deleted, no longer
+// allowed the code flow), its tenant (disabled or deleted) and, once an
+// admin has signed in, that admin (deleted or disabled). Any of them gone
+// ends the request here, before a code can be issued for it.
 func (s *Server) pendingRequest(w http.ResponseWriter, r *http.Request, id, csrf string) (*grants.Pending, *credentials.Client, bool) {
-	p, err := s.deps.Grants.Pending(r.Context(), id)
+	ctx := r.Context()
+	p, err := s.deps.Grants.Pending(ctx, id)
 	if err != nil {
 		s.pendingGone(w, r, err)
 		return nil, nil, false
@@ -135,10 +139,34 @@ func (s *Server) pendingRequest(w http.ResponseWriter, r *http.Request, id, csrf
 		s.renderError(w, http.StatusForbidden, "Request refused", "The form has expired or was not sent from this page.", startAgain)
 		return nil, nil, false
 	}
-	client, err := s.deps.Directory.Client(r.Context(), p.ClientID)
+	client, err := s.deps.Directory.Client(ctx, p.ClientID)
+	if err != nil && !errors.Is(err, credentials.ErrNotFound) {
+		s.pendingGone(w, r, err)
+		return nil, nil, false
+	}
 	if err != nil || client.Disabled || !client.AllowsGrant(credentials.GrantAuthorizationCode) {
 		s.renderError(w, http.StatusBadRequest, "This connection cannot continue", "The application is no longer available.", startAgain)
 		return nil, nil, false
+	}
+	tenant, err := s.deps.Directory.Tenant(ctx, client.TenantID)
+	if err != nil && !errors.Is(err, credentials.ErrNotFound) {
+		s.pendingGone(w, r, err)
+		return nil, nil, false
+	}
+	if err != nil || tenant.Disabled {
+		s.renderError(w, http.StatusBadRequest, "This connection cannot continue", "The organisation this application belongs to is not active.", startAgain)
+		return nil, nil, false
+	}
+	if p.SignedIn() {
+		admin, err := s.deps.Directory.Admin(ctx, p.TenantID, p.Username)
+		if err != nil && !errors.Is(err, credentials.ErrNotFound) {
+			s.pendingGone(w, r, err)
+			return nil, nil, false
+		}
+		if err != nil || admin.Disabled {
+			s.renderError(w, http.StatusBadRequest, "This connection cannot continue", "The administrator account that signed in is no longer active.", startAgain)
+			return nil, nil, false
+		}
 	}
 	return p, client, true
 }
@@ -175,7 +203,7 @@ type signInThrottle struct {
 }
 
 func (s *Server) signInThrottle(ip, tenantID, username string) signInThrottle {
-	return signInThrottle{s: s, ipKey: "signin-fail:ip:" + ip, userKey: "signin-fail:user:" + tenantID + "/" + strings.ToLower(username),
+	return signInThrottle{s: s, ipKey: "signin-fail:ip:" + ip, userKey: "signin-fail:user:" + tenantID + "/" + strings.ToLower(credentials.NormalizeUsername(username)),
 		ipRule: s.cfg.SignInFailuresPerIP, usrRule: s.cfg.SignInFailuresPerUser}
 }
 

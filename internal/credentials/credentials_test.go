@@ -65,6 +65,7 @@ func TestCredentials(t *testing.T) {
 		"api keys":                       testAPIKeys,
 		"api key lifetime":               testAPIKeyTTL,
 		"admins":                         testAdmins,
+		"admins in any Unicode form":     testAdminsUnicode,
 		"usage is written behind":        testUsage,
 		"concurrent rotate and revoke lose nothing":    testConcurrency,
 		"no secret in clear in the store":              testNoClearSecrets,
@@ -357,6 +358,69 @@ func testAdmins(t *testing.T, kv store.KV) {
 	}
 	if err := s.DeleteAdmin(ctx, "acme", "alice"); err != nil {
 		t.Fatal(err)
+	}
+	if as, _ := s.Admins(ctx, "acme"); len(as) != 0 {
+		t.Fatalf("admins after delete: %+v", as)
+	}
+}
+
+// A username or password with an accent is the same whether the keyboard,
+// the terminal or the browser sent "é" as one code point (NFC) or as "e"
+// plus a combining accent (NFD).
+func testAdminsUnicode(t *testing.T, kv store.KV) {
+	ctx := context.Background()
+	s, _ := newService(t, kv)
+	const (
+		nfcUser, nfdUser = "Jos\u00e9", "Jose\u0301"
+		nfcPass, nfdPass = "p\u00e4ssw\u00f6rd \u00f1and\u00fa", "pa\u0308ssw\u00f6rd n\u0303and\u00fa"
+	)
+	if _, _, err := s.CreateAdmin(ctx, "acme", nfcUser, nfcPass); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CreateAdmin(ctx, "acme", "ren\u00e9e", nfdPass); err != nil {
+		t.Fatal(err)
+	}
+	// An admin stored before names and passwords were normalized: under
+	// its name lower-cased only, with a hash of the password as given.
+	legacy := &AdminUser{TenantID: "acme", Username: "Zo" + "e\u0308", PasswordHash: secret.HashPassword(nfdPass, s.pwp)}
+	if err := createJSON(ctx, s.kv, adminPrefix+"acme/zoe\u0308", legacy); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, user, pw, want string }{
+		{"NFC as created", nfcUser, nfcPass, ""},
+		{"NFD name", nfdUser, nfcPass, ""},
+		{"NFD password", nfcUser, nfdPass, ""},
+		{"NFD both, lower case", "jose\u0301", nfdPass, ""},
+		{"created NFD, typed NFC", "ren\u00e9e", nfcPass, ""},
+		{"created NFD, typed NFD", "rene\u0301e", nfdPass, ""},
+		{"wrong password", nfdUser, nfdPass + "x", ReasonWrongSecret},
+		{"legacy as stored", "zoe\u0308", nfdPass, ""},
+		{"legacy, other case", "ZOE\u0308", nfdPass, ""},
+	} {
+		if _, err := s.AuthenticateAdmin(ctx, "acme", tc.user, tc.pw); reason(err) != tc.want {
+			t.Errorf("%s: reason %q, want %q", tc.name, reason(err), tc.want)
+		}
+	}
+	if _, _, err := s.CreateAdmin(ctx, "acme", nfdUser, "another long password"); !errors.Is(err, ErrExists) {
+		t.Fatalf("the NFD form of an existing name: %v", err)
+	}
+	if _, _, err := s.CreateAdmin(ctx, "acme", "zo\u00eb", "another long password"); !errors.Is(err, ErrExists) {
+		t.Fatalf("the NFC form of a legacy name: %v", err)
+	}
+	if a, err := s.Admin(ctx, "acme", "zo\u00eb"); err != nil || a.Username != legacy.Username {
+		t.Fatalf("legacy admin by its NFC name: %+v %v", a, err)
+	}
+	// A new password for the legacy admin is normalized like any other.
+	if _, _, err := s.SetAdminPassword(ctx, "acme", "zo\u00eb", nfcPass); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateAdmin(ctx, "acme", "zo\u00eb", nfdPass); err != nil {
+		t.Fatalf("legacy admin after a new password: %v", err)
+	}
+	for _, u := range []string{nfdUser, "ren\u00e9e", "zo\u00eb"} {
+		if err := s.DeleteAdmin(ctx, "acme", u); err != nil {
+			t.Fatalf("delete %q: %v", u, err)
+		}
 	}
 	if as, _ := s.Admins(ctx, "acme"); len(as) != 0 {
 		t.Fatalf("admins after delete: %+v", as)

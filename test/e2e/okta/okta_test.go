@@ -405,3 +405,61 @@ func TestOktaConnectsInChromium(t *testing.T) {
 		t.Error("a password or refresh token reached the audit stream")
 	}
 }
+
+// The pages fit a phone's screen whatever the names they show: a client,
+// tenant or admin name without spaces wraps inside the card instead of
+// widening the page, so nothing needs scrolling sideways, on the sign-in
+// page, after a failed sign-in, on the consent page and on an error page.
+func TestPagesFitANarrowScreen(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	long := strings.Repeat("Okta", 40) + "-Provisioning"
+	if _, err := s.Credentials.CreateTenant(ctx, "wide", "Tenant"+strings.Repeat("X", 120)); err != nil {
+		t.Fatal(err)
+	}
+	longAdmin := "admin" + strings.Repeat("z", 150)
+	if _, _, err := s.Credentials.CreateAdmin(ctx, "wide", longAdmin, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := s.Credentials.CreateClient(ctx, credentials.ClientSpec{TenantID: "wide", Name: long, Kind: credentials.KindOkta,
+		OktaAppName: "wide", RedirectURIs: []string{s.callback.url()}, Audiences: []string{s.URL + scimPrefix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shots := newScreenshots(t)
+	tabCtx := tab(t, newBrowser(t))
+	if err := chromedp.Do(tabCtx, chromedp.EmulateViewport(320, 640, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	tabCtx, cancel := context.WithTimeout(tabCtx, 60*time.Second)
+	defer cancel()
+	fits := func(name string) {
+		t.Helper()
+		shots.take(tabCtx, "narrow-"+name)
+		overflow, err := chromedp.Run(tabCtx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`))
+		if err != nil || overflow > 0 {
+			t.Errorf("%s: the page is %d px wider than the 320 px screen (%v)", name, overflow, err)
+		}
+	}
+	cfg := &oauth2.Config{ClientID: c.ID, RedirectURL: s.callback.url(),
+		Endpoint: oauth2.Endpoint{AuthURL: s.URL + authserver.AuthorizePath}}
+	if err := chromedp.Do(tabCtx, chromedp.Navigate(cfg.AuthCodeURL("narrow")), chromedp.WaitVisible(chromedp.ID("username"))); err != nil {
+		t.Fatal(err)
+	}
+	fits("1-signin")
+	if err := chromedp.Do(tabCtx, chromedp.SendKeys(chromedp.ID("username"), longAdmin), chromedp.SendKeys(chromedp.ID("password"), "not the password"),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`[role=alert]`))); err != nil {
+		t.Fatal(err)
+	}
+	fits("2-signin-error")
+	resp, err := chromedp.RunResponse(tabCtx, chromedp.SendKeys(chromedp.ID("password"), adminPassword), chromedp.Click(chromedp.CSS(`button[type=submit]`)))
+	if err != nil || !strings.HasSuffix(resp.URL, authserver.ConsentPath) {
+		t.Fatalf("sign-in: %+v %v", resp, err)
+	}
+	fits("3-consent")
+	bad := s.URL + authserver.AuthorizePath + "?response_type=code&client_id=" + c.ID + "&redirect_uri=https://" + strings.Repeat("a", 60) + ".example/" + strings.Repeat("b", 200)
+	if err := chromedp.Do(tabCtx, chromedp.Navigate(bad)); err != nil {
+		t.Fatal(err)
+	}
+	fits("4-error")
+}
