@@ -3,6 +3,7 @@ package credentials
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -334,6 +335,12 @@ func checkRedirectURI(raw string) error {
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") {
 		return invalid("redirect uri %q: must be an absolute URI without a fragment", raw)
 	}
+	if u.User != nil {
+		return invalid("redirect uri %q: must not carry user information (user@host)", raw)
+	}
+	if !validHost(u.Hostname()) {
+		return invalid("redirect uri %q: the host must be a DNS name (internationalized names in their xn-- form) or an IP address", raw)
+	}
 	switch u.Scheme {
 	case "https":
 		return nil
@@ -344,6 +351,31 @@ func checkRedirectURI(raw string) error {
 		}
 	}
 	return invalid("redirect uri %q: must use https (http only for loopback and Okta's system-admin.okta1.com:1802)", raw)
+}
+
+// validHost reports whether h is an IP address or a DNS name of letters,
+// digits and hyphens. The consent page names the redirect URI's origin in
+// its Content-Security-Policy (form-action), where any other byte, such
+// as a ";" that url.Parse lets through in a host, would end the directive
+// or add one.
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Client returns one client.

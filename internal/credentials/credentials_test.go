@@ -156,6 +156,37 @@ func testClientValidation(t *testing.T, kv store.KV) {
 	}
 }
 
+func TestCheckRedirectURI(t *testing.T) {
+	for _, tc := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"https://acme.okta.com/admin/app/acme/oauth/callback", true},
+		{"https://acme.okta.com:8443/cb?x=1", true},
+		{"https://xn--bcher-kva.example/cb", true},
+		{"https://okta.example./cb", true},
+		{"http://127.0.0.1:9999/cb", true},
+		{"http://[::1]:9999/cb", true},
+		{"https://[2001:db8::1]/cb", true},
+		{"http://system-admin.okta1.com:1802/admin/app/cpc/acme/oauth/callback", true},
+		{"https://a.example;sandbox/cb", false},
+		{"https://a.example%3Bsandbox/cb", false},
+		{"https://a.example'/cb", false},
+		{"https://a_b.example/cb", false},
+		{"https://-a.example/cb", false},
+		{"https://a..example/cb", false},
+		{"https://bücher.example/cb", false},
+		{"https://user@acme.okta.com/cb", false},
+		{"https://user:pass@acme.okta.com/cb", false},
+		{"https://acme.okta.com:port/cb", false},
+		{"https://" + strings.Repeat("a", 64) + ".example/cb", false},
+	} {
+		if err := checkRedirectURI(tc.uri); (err == nil) != tc.ok {
+			t.Errorf("checkRedirectURI(%q) = %v, want ok %v", tc.uri, err, tc.ok)
+		}
+	}
+}
+
 func testClientAuth(t *testing.T, kv store.KV) {
 	ctx := context.Background()
 	s, clk := newService(t, kv)
