@@ -186,8 +186,8 @@ func (ce *codeEnv) signIn(t testing.TB, b *browser, q url.Values, username strin
 		t.Fatalf("authorize: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), page)
 	}
 	resp, page = b.post(ce.url+SignInPath, url.Values{"csrf": {csrfOf(t, page)}, "username": {username}, "password": {adminPassword}})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != ConsentPath {
-		t.Fatalf("sign-in: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), page)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != ConsentPath || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("sign-in: %d %s (Cache-Control %q) %s", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("Cache-Control"), page)
 	}
 	resp, page = b.get(ce.url + ConsentPath)
 	if resp.StatusCode != 200 {

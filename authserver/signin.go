@@ -49,7 +49,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.SignedIn() {
-		http.Redirect(w, r, s.issuerPath+ConsentPath, http.StatusSeeOther)
+		s.toConsent(w, r)
 		return
 	}
 	username, password := strings.TrimSpace(form.Get("username")), form.Get("password")
@@ -102,6 +102,13 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	s.setPendingCookie(w, newID, saved.Expires)
 	s.cfg.Audit.Record(ctx, audit.AdminSignIn, slog.String("tenant", client.TenantID), slog.String("username", admin.Username),
 		slog.String("client_id", client.ID), slog.String("ip", ip))
+	s.toConsent(w, r)
+}
+
+// toConsent sends the browser on to the consent page. The answer carries
+// the session's new cookie: no cache may keep it.
+func (s *Server) toConsent(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, s.issuerPath+ConsentPath, http.StatusSeeOther)
 }
 
