@@ -147,35 +147,36 @@ func (s *Server) pendingRequest(w http.ResponseWriter, r *http.Request, id, csrf
 		return nil, nil, false
 	}
 	client, err := s.deps.Directory.Client(ctx, p.ClientID)
-	if err != nil && !errors.Is(err, credentials.ErrNotFound) {
-		s.pendingGone(w, r, err)
-		return nil, nil, false
-	}
-	if err != nil || client.Disabled || !client.AllowsGrant(credentials.GrantAuthorizationCode) {
-		s.renderError(w, http.StatusBadRequest, "This connection cannot continue", "The application is no longer available.", startAgain)
+	if !s.stillActive(w, r, err, err != nil || client.Disabled || !client.AllowsGrant(credentials.GrantAuthorizationCode),
+		"The application is no longer available.") {
 		return nil, nil, false
 	}
 	tenant, err := s.deps.Directory.Tenant(ctx, client.TenantID)
-	if err != nil && !errors.Is(err, credentials.ErrNotFound) {
-		s.pendingGone(w, r, err)
-		return nil, nil, false
-	}
-	if err != nil || tenant.Disabled {
-		s.renderError(w, http.StatusBadRequest, "This connection cannot continue", "The organisation this application belongs to is not active.", startAgain)
+	if !s.stillActive(w, r, err, err != nil || tenant.Disabled, "The organisation this application belongs to is not active.") {
 		return nil, nil, false
 	}
 	if p.SignedIn() {
 		admin, err := s.deps.Directory.Admin(ctx, p.TenantID, p.Username)
-		if err != nil && !errors.Is(err, credentials.ErrNotFound) {
-			s.pendingGone(w, r, err)
-			return nil, nil, false
-		}
-		if err != nil || admin.Disabled {
-			s.renderError(w, http.StatusBadRequest, "This connection cannot continue", "The administrator account that signed in is no longer active.", startAgain)
+		if !s.stillActive(w, r, err, err != nil || admin.Disabled, "The administrator account that signed in is no longer active.") {
 			return nil, nil, false
 		}
 	}
 	return p, client, true
+}
+
+// stillActive ends the request with a page when looking up one of its
+// parties failed (err other than not found) or found it gone or inactive
+// (why says which); it reports whether the request may go on.
+func (s *Server) stillActive(w http.ResponseWriter, r *http.Request, err error, inactive bool, why string) bool {
+	if err != nil && !errors.Is(err, credentials.ErrNotFound) {
+		s.pendingGone(w, r, err)
+		return false
+	}
+	if inactive {
+		s.renderError(w, http.StatusBadRequest, "This connection cannot continue", why, startAgain)
+		return false
+	}
+	return true
 }
 
 // pendingGone explains that the sign-in must start again: the cookie is

@@ -605,18 +605,25 @@ func testNoClearSecrets(t *testing.T, kv store.KV) {
 	}
 }
 
+// newReplicas returns two services on one store through separate clients,
+// as two replicas have them, sharing a clock and the hashing key.
+func newReplicas(t *testing.T, kv store.KV) (a, b *Service, clk *clock) {
+	a, clk = newService(t, kv)
+	h, err := secret.NewHasher(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = New(storetest.SecondClient(t, kv), h, Options{Now: clk.now, PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	return a, b, clk
+}
+
 // testTwoReplicas races writes that must have one outcome through two
 // clients of one store, as two replicas make them: one tenant id is
 // created once, the cap on active secrets holds, and the last active
 // secret survives two concurrent deletions.
 func testTwoReplicas(t *testing.T, kv store.KV) {
 	ctx := context.Background()
-	a, clk := newService(t, kv)
-	h, err := secret.NewHasher(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := New(storetest.SecondClient(t, kv), h, Options{Now: clk.now, PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	a, b, clk := newReplicas(t, kv)
 	replicas := [2]*Service{a, b}
 	concurrently := func(n int, fn func(s *Service) error) (ok int, errs []error) {
 		var (
@@ -680,12 +687,7 @@ func testTwoReplicas(t *testing.T, kv store.KV) {
 // the same id.
 func testDeleteTenantRace(t *testing.T, kv store.KV) {
 	ctx := context.Background()
-	a, clk := newService(t, kv)
-	h, err := secret.NewHasher(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := New(storetest.SecondClient(t, kv), h, Options{Now: clk.now, PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	a, b, _ := newReplicas(t, kv)
 	creates := []struct {
 		kind   string
 		create func(tenant string) error
