@@ -10,13 +10,14 @@ import (
 // LocalOptions configure an in-process limiter.
 type LocalOptions struct {
 	// MaxKeys bounds the keys remembered at once (default 100,000, about
-	// 12 MB with 40-byte keys; rounded up to a multiple of 64). Keys that
-	// have fully recovered are forgotten anyway, as forgetting them changes
-	// no answer. When the bound is reached
-	// by keys that are all still limited, a new key evicts the one closest to
-	// recovery among a few sampled at random: the least debt is forgiven, and
-	// a client that floods the limiter with fresh keys cannot free the key it
-	// is being throttled under.
+	// 12 MB with 40-byte keys and at most about 20 MB however long the
+	// keys, which are stored hashed beyond 128 bytes; rounded up to a
+	// multiple of 64). Keys that have fully recovered are forgotten
+	// anyway, as forgetting them changes no answer. When the bound is
+	// reached by keys that are all still limited, a new key evicts the one
+	// closest to recovery among a few sampled at random: the least debt is
+	// forgiven, and a client that floods the limiter with fresh keys cannot
+	// free the key it is being throttled under.
 	MaxKeys int
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
@@ -99,6 +100,7 @@ func (l *Local) decide(key string, r Rule, consume bool) (Decision, error) {
 	// A clock set back before the start reads as the start, and TATs stay
 	// below 2*maxSpan, so the GCRA sums cannot overflow.
 	now := int64(min(max(l.elapsed(), 0), maxSpan))
+	key = storedKey(key)
 	s := &l.shards[maphash.String(l.seed, key)%numShards]
 
 	s.mu.Lock()

@@ -11,8 +11,21 @@ func TestLocal(t *testing.T) {
 	runLimiterSuite(t, func(t *testing.T) subject {
 		clock := newFakeClock()
 		l := NewLocal(LocalOptions{Now: clock.Now})
-		return subject{limiters: []Limiter{l}, sleep: clock.Advance, exact: true}
+		return subject{limiters: []Limiter{l}, sleep: clock.Advance, exact: true, stored: l.stored}
 	})
+}
+
+func (l *Local) stored(*testing.T) []string {
+	var names []string
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		for name := range s.tats {
+			names = append(names, name)
+		}
+		s.mu.Unlock()
+	}
+	return names
 }
 
 func (l *Local) keys() int {

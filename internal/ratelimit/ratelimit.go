@@ -13,6 +13,8 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -74,6 +76,35 @@ type Limiter interface {
 	Allow(ctx context.Context, key string, r Rule) (Decision, error)
 	// Peek answers what Allow would answer now without recording anything.
 	Peek(ctx context.Context, key string, r Rule) (Decision, error)
+}
+
+// Keys are built from untrusted input (client ids, addresses, usernames) and
+// may be of any length, yet each one is remembered in process or sent to
+// Redis. A key longer than maxKeyLen bytes is stored as hashedKeyLen bytes
+// instead: its first keptPrefixLen bytes, so that an operator reading Redis
+// still sees what kind of key it is, then '#' and the hex SHA-256 of the
+// whole key.
+const (
+	maxKeyLen     = 128
+	keptPrefixLen = 64
+	hashedKeyLen  = keptPrefixLen + 1 + 2*sha256.Size
+)
+
+// storedKey is the name key's state is kept under; every Limiter stores
+// through it. A hashed key is one byte longer than any key stored as it is,
+// so no short key can name a long key's state, and two long keys share
+// state only if SHA-256 collides. The hashed name is a new string: a
+// substring of key would keep all of it in memory.
+func storedKey(key string) string {
+	if len(key) <= maxKeyLen {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	var b [hashedKeyLen]byte
+	n := copy(b[:], key[:keptPrefixLen])
+	b[n] = '#'
+	hex.Encode(b[n+1:], sum[:])
+	return string(b[:])
 }
 
 // maxSpan bounds the emission interval and the burst capacity so that adding

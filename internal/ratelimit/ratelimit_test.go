@@ -1,8 +1,11 @@
 package ratelimit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -73,6 +76,40 @@ func TestRuleUnits(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("%+v in %v = %+v, %v; want %+v", tt.rule, tt.unit, got, err, tt.want)
 		}
+	}
+}
+
+func TestStoredKey(t *testing.T) {
+	long := strings.Repeat("x", 10<<10)
+	tests := []struct {
+		name   string
+		key    string
+		hashed bool
+	}{
+		{"empty", "", false},
+		{"short", "signin-fail:ip:192.0.2.1", false},
+		{"at the limit", strings.Repeat("x", maxKeyLen), false},
+		{"one byte over", strings.Repeat("x", maxKeyLen+1), true},
+		{"10 KB", long, true},
+		{"a stored name used as a key", storedKey(long), true},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		got := storedKey(tt.key)
+		if !tt.hashed {
+			if got != tt.key {
+				t.Errorf("%s: storedKey = %q, want the key itself", tt.name, got)
+			}
+		} else {
+			sum := sha256.Sum256([]byte(tt.key))
+			if want := tt.key[:keptPrefixLen] + "#" + hex.EncodeToString(sum[:]); got != want {
+				t.Errorf("%s: storedKey = %q, want %q", tt.name, got, want)
+			}
+		}
+		if other, dup := seen[got]; dup {
+			t.Errorf("%s and %s are stored under the same name %q", other, tt.name, got)
+		}
+		seen[got] = tt.name
 	}
 }
 

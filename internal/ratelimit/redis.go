@@ -22,7 +22,7 @@ type Redis struct {
 }
 
 // NewRedis returns a limiter that keeps each key's state under
-// prefix+"rl:"+key. Idle keys expire on their own once fully recovered.
+// prefix+"rl:"+key, a key longer than 128 bytes hashed (see storedKey). Idle keys expire on their own once fully recovered.
 //
 // The client's timeouts bound how long a call waits for an unhealthy Redis;
 // wrap the limiter with NewFallback to keep answering during an outage.
@@ -49,7 +49,7 @@ func (l *Redis) decide(ctx context.Context, key string, r Rule, consume bool) (D
 	if consume {
 		flag = "1"
 	}
-	reply, err := l.script.Run(ctx, l.client, []string{l.prefix + "rl:" + key}, g.interval, g.capacity, flag).Int64Slice()
+	reply, err := l.script.Run(ctx, l.client, []string{l.prefix + "rl:" + storedKey(key)}, g.interval, g.capacity, flag).Int64Slice()
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: redis: %w", err)
 	}

@@ -67,8 +67,23 @@ func TestRedis(t *testing.T) {
 		return subject{
 			limiters: []Limiter{NewRedis(first, prefix), NewRedis(second, prefix)},
 			sleep:    time.Sleep,
+			stored:   func(t *testing.T) []string { return storedNames(t, first, prefix+"rl:") },
 		}
 	})
+}
+
+// storedNames lists the keys under prefix, without it.
+func storedNames(tb testing.TB, client *redis.Client, prefix string) []string {
+	tb.Helper()
+	var names []string
+	iter := client.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		names = append(names, strings.TrimPrefix(iter.Val(), prefix))
+	}
+	if err := iter.Err(); err != nil {
+		tb.Fatalf("listing %s*: %v", prefix, err)
+	}
+	return names
 }
 
 func TestRedisKeysExpireWhenRecovered(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,9 @@ type subject struct {
 	// exact is true when no time passes unless sleep is called, so that
 	// durations can be compared exactly.
 	exact bool
+	// stored lists the names the limiter keeps state under, when it can
+	// tell; nil when it cannot.
+	stored func(t *testing.T) []string
 }
 
 func (s subject) limiter() Limiter { return s.limiters[0] }
@@ -40,6 +44,7 @@ func runLimiterSuite(t *testing.T, newSubject func(t *testing.T) subject) {
 		{"peek does not consume", testPeekDoesNotConsume},
 		{"denied allow does not consume", testDeniedDoesNotConsume},
 		{"keys are independent", testKeysIndependent},
+		{"long keys are bounded and independent", testLongKeys},
 		{"invalid rule", testInvalidRule},
 		{"concurrent allow admits at most burst", testConcurrentAllow},
 	}
@@ -186,6 +191,39 @@ func testKeysIndependent(t *testing.T, s subject) {
 	// The same key under another rule is still the same key: one TAT.
 	if d := mustPeek(t, s.limiter(), "client:b", Rule{Rate: 1.0 / 60, Burst: 2}); d != (Decision{Allowed: true, Remaining: 1}) {
 		t.Fatalf("Peek under a larger burst = %+v, want allowed with 1 remaining", d)
+	}
+}
+
+func testLongKeys(t *testing.T, s subject) {
+	r := Rule{Rate: 1.0 / 60, Burst: 2}
+	long := strings.Repeat("k", 10<<10)
+	exhaust(t, s.limiter(), long, r)
+	// Keys alike but for their last byte share the stored prefix and must
+	// still be limited apart.
+	for _, key := range []string{long + "a", long + "b"} {
+		exhaust(t, s.limiter(), key, r)
+	}
+	if d := mustPeek(t, s.limiter(), long+"c", r); !d.Allowed {
+		t.Fatalf("a fresh long key after others with its prefix = %+v, want allowed", d)
+	}
+	// Nor may a key that spells a long key's stored name reach its state.
+	if d := mustPeek(t, s.limiter(), storedKey(long), r); !d.Allowed {
+		t.Fatalf("a key spelling the exhausted long key's stored name = %+v, want allowed", d)
+	}
+	if d := mustPeek(t, s.limiter(), long, r); d.Allowed {
+		t.Fatalf("the exhausted long key after its neighbours = %+v, want denied", d)
+	}
+	if s.stored == nil {
+		return
+	}
+	names := s.stored(t)
+	if len(names) == 0 {
+		t.Fatal("no state stored for the long keys")
+	}
+	for _, name := range names {
+		if len(name) > hashedKeyLen {
+			t.Errorf("state kept under a %d-byte name, want at most %d", len(name), hashedKeyLen)
+		}
 	}
 }
 
