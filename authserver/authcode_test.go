@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -958,10 +959,14 @@ func FuzzAuthorizeRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	var inputs atomic.Int64
 	f.Fuzz(func(t *testing.T, query string) {
 		query = strings.ReplaceAll(query, "CLIENT", ce.okta)
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.URL.Path, req.URL.RawQuery = AuthorizePath, query
+		// Each input from its own address, or the per-address limit would
+		// answer all but the first 30 without looking at them.
+		req.Header.Set("X-Test-IP", "fuzz-"+strconv.FormatInt(inputs.Add(1), 10))
 		rec := httptest.NewRecorder()
 		ce.handler.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
@@ -1088,6 +1093,41 @@ func TestAuthorizePagesAreHTMLWithHeaders(t *testing.T) {
 			continue
 		}
 		checkPageHeaders(t, resp)
+	}
+}
+
+// The authorization endpoint admits 30 requests per address in 10 minutes,
+// bad ones included; the next is the error page with 429 and Retry-After,
+// and other addresses are not affected.
+func TestAuthorizeLimitPerAddress(t *testing.T) {
+	ce := newCodeEnv(t)
+	b := ce.browser(t)
+	open := func(ip string, q url.Values) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, ce.url+AuthorizePath+"?"+q.Encode(), nil)
+		req.Header.Set("X-Test-IP", ip)
+		return b.do(req)
+	}
+	for i := range 30 {
+		q, want := ce.authorizeQuery(), http.StatusOK
+		if i%3 == 0 {
+			q, want = ce.authorizeQuery("client_id", "probe-"+strconv.Itoa(i)), http.StatusBadRequest
+		}
+		if resp, page := open("203.0.113.5", q); resp.StatusCode != want {
+			t.Fatalf("request %d: %d, want %d\n%s", i+1, resp.StatusCode, want, page)
+		}
+	}
+	resp, page := open("203.0.113.5", ce.authorizeQuery())
+	retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if resp.StatusCode != http.StatusTooManyRequests || err != nil || retry < 1 || retry > 20 ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(page, "Too many requests") ||
+		!strings.Contains(page, `role="alert"`) || resp.Header.Get("Location") != "" || len(resp.Cookies()) != 0 {
+		t.Fatalf("request 31: %d Retry-After %q Location %q cookies %v, want the 429 page with Retry-After 1–20\n%s",
+			resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Location"), resp.Cookies(), page)
+	}
+	checkPageHeaders(t, resp)
+	if resp, page := open("198.51.100.8", ce.authorizeQuery()); resp.StatusCode != http.StatusOK {
+		t.Fatalf("another address after the first was limited: %d\n%s", resp.StatusCode, page)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-oauth2/oauth2/v4"
@@ -34,6 +35,9 @@ const maxStateLen = 2048
 // that only the browser's cookie holds, and the sign-in page is shown.
 // go-oauth2's HandleAuthorizeRequest runs only after consent.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	if !s.authorizeAdmitted(w, r) {
+		return
+	}
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		s.renderError(w, http.StatusMethodNotAllowed, "Not available", "The authorization endpoint is opened with a link (GET).", startAgain)
@@ -64,6 +68,30 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setPendingCookie(w, id, saved.Expires)
 	s.showSignIn(w, r, http.StatusOK, client, saved, "", "")
+}
+
+// authorizeAdmitted applies Config.AuthorizePerIP to every request to the
+// authorization endpoint, malformed ones included: the limit is there as
+// much against probing which client ids exist as against filling the store
+// with pending requests. A refused request gets the error page with 429
+// and Retry-After; it reports whether the request may go on. A limiter
+// failure lets the request through, as the sign-in throttle does: the page
+// is worth more than the limit.
+func (s *Server) authorizeAdmitted(w http.ResponseWriter, r *http.Request) bool {
+	ctx := r.Context()
+	d, err := s.deps.Limiter.Allow(ctx, "authorize:ip:"+s.cfg.ClientIP(r), s.cfg.AuthorizePerIP)
+	if err != nil {
+		s.cfg.Logger.WarnContext(ctx, "authorization endpoint: rate limit unavailable", "err", err)
+		return true
+	}
+	if d.Allowed {
+		return true
+	}
+	retry := d.RetryAfterSeconds()
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
+	s.renderError(w, http.StatusTooManyRequests, "Too many requests",
+		"This sign-in page was opened too often from your network. Wait "+waitText(retry)+" and try again.", startAgain)
+	return false
 }
 
 // handleAuthorizeNotFound answers any other path under the authorization

@@ -77,6 +77,10 @@ type Config struct {
 	// (5 per user and 20 per address in 15 minutes).
 	SignInFailuresPerUser ratelimit.Rule
 	SignInFailuresPerIP   ratelimit.Rule
+	// AuthorizePerIP bounds requests to the authorization endpoint from
+	// one address, each of which looks the client up and saves a pending
+	// request; a zero rule takes the default (30 in 10 minutes).
+	AuthorizePerIP ratelimit.Rule
 	// ClientIP returns the caller's address; the peer address when nil.
 	ClientIP func(*http.Request) string
 	Now      func() time.Time
@@ -153,6 +157,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.SignInFailuresPerIP == (ratelimit.Rule{}) {
 		cfg.SignInFailuresPerIP = ratelimit.PerWindow(20, 15*time.Minute)
+	}
+	if cfg.AuthorizePerIP == (ratelimit.Rule{}) {
+		cfg.AuthorizePerIP = ratelimit.PerWindow(30, 10*time.Minute)
 	}
 	if deps.Grants != nil && (deps.Admins == nil || deps.Directory == nil) {
 		return nil, errors.New("authserver: the authorization-code flow needs Deps.Admins and Deps.Directory as well as Deps.Grants")
