@@ -313,6 +313,8 @@ type RateLimit struct {
 	Gateway GatewayLimits `yaml:"gateway"`
 	// Token limits failed attempts at the token endpoint.
 	Token TokenLimits `yaml:"token"`
+	// Authorize limits requests to the authorization endpoint.
+	Authorize AuthorizeLimits `yaml:"authorize"`
 }
 
 // GatewayLimits are token-bucket limits on SCIM requests. Entra needs at
@@ -335,6 +337,16 @@ type TokenLimits struct {
 	// FailuresPerIP is how many failures one source address may have per Window.
 	FailuresPerIP int `yaml:"failures_per_ip"`
 	// Window is the period the failures are counted over.
+	Window time.Duration `yaml:"window"`
+}
+
+// AuthorizeLimits bound requests to the authorization endpoint, the page an
+// Okta admin's browser opens to connect: each looks a client up and saves a
+// pending sign-in, and connecting takes one.
+type AuthorizeLimits struct {
+	// PerIP is how many requests one source address may make per Window, malformed ones included.
+	PerIP int `yaml:"per_ip"`
+	// Window is the period the requests are counted over.
 	Window time.Duration `yaml:"window"`
 }
 
@@ -433,8 +445,9 @@ func Default() *Config {
 			Routes:         []Route{demoRoute()},
 		},
 		RateLimit: RateLimit{
-			Gateway: GatewayLimits{TenantRate: 50, TenantBurst: 100, CredentialRate: 50, CredentialBurst: 100},
-			Token:   TokenLimits{FailuresPerClient: 10, FailuresPerIP: 30, Window: time.Minute},
+			Gateway:   GatewayLimits{TenantRate: 50, TenantBurst: 100, CredentialRate: 50, CredentialBurst: 100},
+			Token:     TokenLimits{FailuresPerClient: 10, FailuresPerIP: 30, Window: time.Minute},
+			Authorize: AuthorizeLimits{PerIP: 30, Window: 10 * time.Minute},
 		},
 		Log:     Log{Level: slog.LevelInfo, Format: LogJSON},
 		Audit:   Audit{Sink: AuditStdout},

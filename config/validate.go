@@ -452,7 +452,7 @@ func isTokenChar(c rune) bool {
 }
 
 func (l *loader) rateLimit(c *RateLimit) {
-	g, t := c.Gateway, c.Token
+	g, t, a := c.Gateway, c.Token, c.Authorize
 	for _, r := range []struct {
 		key  string
 		rate float64
@@ -469,12 +469,14 @@ func (l *loader) rateLimit(c *RateLimit) {
 		{"ratelimit.gateway.credential_burst", g.CredentialBurst},
 		{"ratelimit.token.failures_per_client", t.FailuresPerClient},
 		{"ratelimit.token.failures_per_ip", t.FailuresPerIP},
+		{"ratelimit.authorize.per_ip", a.PerIP},
 	} {
 		if n.n < 1 {
 			l.problem(n.key, "must be at least 1, got %d", n.n)
 		}
 	}
 	l.positive("ratelimit.token.window", t.Window)
+	l.positive("ratelimit.authorize.window", a.Window)
 }
 
 func (l *loader) audit(c *Audit) {

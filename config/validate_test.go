@@ -145,6 +145,8 @@ func TestValidationErrors(t *testing.T) {
 		"credential burst 0":   {yaml: `ratelimit: {gateway: {credential_burst: 0}}`, key: "ratelimit.gateway.credential_burst", want: "at least 1"},
 		"failures per ip 0":    {yaml: `ratelimit: {token: {failures_per_ip: 0}}`, key: "ratelimit.token.failures_per_ip", want: "at least 1"},
 		"token window 0":       {yaml: `ratelimit: {token: {window: 0s}}`, key: "ratelimit.token.window", want: "longer than 0s"},
+		"authorize per ip 0":   {yaml: `ratelimit: {authorize: {per_ip: 0}}`, key: "ratelimit.authorize.per_ip", want: "at least 1"},
+		"authorize window 0":   {yaml: `ratelimit: {authorize: {window: 0s}}`, key: "ratelimit.authorize.window", want: "longer than 0s"},
 		"log format":           {yaml: `log: {format: xml}`, key: "log.format", want: `json, text, got "xml"`},
 		"log level":            {yaml: `log: {level: verbose}`, key: "log.level", want: `"verbose" is not a log level: use debug, info, warn or error`},
 		"audit sink":           {yaml: `audit: {sink: syslog}`, key: "audit.sink", want: "stdout, file"},

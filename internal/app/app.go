@@ -97,6 +97,7 @@ func New(cfg *config.Config, deps Deps) (*App, error) {
 		Leeway:            cfg.Tokens.Leeway,
 		FailuresPerClient: ratelimit.PerWindow(cfg.RateLimit.Token.FailuresPerClient, cfg.RateLimit.Token.Window),
 		FailuresPerIP:     ratelimit.PerWindow(cfg.RateLimit.Token.FailuresPerIP, cfg.RateLimit.Token.Window),
+		AuthorizePerIP:    ratelimit.PerWindow(cfg.RateLimit.Authorize.PerIP, cfg.RateLimit.Authorize.Window),
 		Logger:            deps.Logger,
 		Audit:             deps.Audit,
 	}

@@ -209,6 +209,7 @@ func TestTrustedProxyClientAddress(t *testing.T) {
 					cfg.Listen.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 				}
 				cfg.RateLimit.Token.FailuresPerIP = 2
+				cfg.RateLimit.Authorize.PerIP = 2
 			}})
 			acme := s.newCredentials("acme")
 			for range 2 {
@@ -225,6 +226,19 @@ func TestTrustedProxyClientAddress(t *testing.T) {
 			}
 			if wantOther := map[bool]int{true: 200, false: 429}[c.trusted]; other.status != wantOther {
 				t.Errorf("attempt from another client: %d, want %d", other.status, wantOther)
+			}
+			// So does the authorization endpoint's, configured through
+			// ratelimit.authorize; a request without parameters is a 400 page.
+			for range 2 {
+				s.do(http.MethodGet, "/oauth2/authorize", "", "X-Forwarded-For", "203.0.113.7")
+			}
+			third = s.do(http.MethodGet, "/oauth2/authorize", "", "X-Forwarded-For", "203.0.113.7")
+			other = s.do(http.MethodGet, "/oauth2/authorize", "", "X-Forwarded-For", "198.51.100.9")
+			if third.status != http.StatusTooManyRequests || third.header.Get("Retry-After") == "" || !strings.HasPrefix(third.header.Get("Content-Type"), "text/html") {
+				t.Errorf("third authorize request from one address: %d %v, want the 429 page with Retry-After", third.status, third.header)
+			}
+			if wantOther := map[bool]int{true: 400, false: 429}[c.trusted]; other.status != wantOther {
+				t.Errorf("authorize request from another client: %d, want %d", other.status, wantOther)
 			}
 			var refused, gateway bool
 			for _, e := range s.auditEvents() {
