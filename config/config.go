@@ -139,8 +139,9 @@ type Redis struct {
 	// user name and a database number (redis://user@host:6379/0). Put the
 	// password in Password, not in the URL, so that it is never printed.
 	// Query parameters tune the client: dial_timeout (default 2s),
-	// read_timeout and write_timeout (default 1s: a Redis that stops
-	// answering gets requests a 503 within seconds), pool_size and others
+	// read_timeout and write_timeout (default 1s; a command, retries
+	// included, may take twice read_timeout, so a Redis that stops
+	// answering gets requests a 503 within about 2s), pool_size and others
 	// of go-redis.
 	URL string `yaml:"url"`
 	// Addrs lists host:port seed addresses of a Redis Cluster, or of the

@@ -91,8 +91,9 @@ func TestStoreOutage(t *testing.T) {
 }
 
 // refusalBound is how long a request may wait for its 503 while Redis is
-// out: its socket timeouts (dial 2 s, answer 1 s) with go-redis's retries,
-// not the minutes a client would wait without them.
+// out: its socket timeouts (dial 2 s, answer 1 s) within a budget of 2 s
+// per command, go-redis's retries included, not the minutes a client would
+// wait without them.
 const refusalBound = 5 * time.Second
 
 // sendRefused is send for a request that the outage must refuse in time.

@@ -1,6 +1,7 @@
 package rediskv
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -24,6 +25,21 @@ const (
 	defaultDialTimeout = 2 * time.Second
 	defaultIOTimeout   = time.Second
 )
+
+// commandBudget is how long one command or pipeline may take in all,
+// go-redis's retries included: twice the read timeout (2 s by default), and
+// no bound when the URL turns read timeouts off. The read timeout alone
+// does not bound a command: go-redis retries one whose answer timed out up
+// to MaxRetries (3) times, each on another pooled connection that a stalled
+// server leaves waiting as long, so a request waited 4 s and more for its
+// 503. Twice the read timeout still lets a command retried after a broken
+// connection succeed.
+func commandBudget(readTimeout time.Duration) time.Duration {
+	if readTimeout <= 0 {
+		return 0
+	}
+	return 2 * readTimeout
+}
 
 // DefaultMaxUpdateAttempts bounds Update's optimistic retries when
 // Options.MaxUpdateAttempts is zero.
@@ -179,18 +195,82 @@ func fromAddrs(o Options) clientConfig {
 	}
 }
 
+// newClient builds the client, every command of which, also those sent
+// through Store.Client by the rate limiter and the revocation cache, runs
+// within commandBudget.
 func (c clientConfig) newClient() redis.UniversalClient {
+	var client redis.UniversalClient
 	switch {
 	case c.cluster != nil:
-		return redis.NewClusterClient(c.cluster)
+		client = redis.NewClusterClient(c.cluster)
 	case c.failover != nil && (c.failover.RouteByLatency || c.failover.RouteRandomly):
 		// NewFailoverClient panics on these; the cluster variant routes reads.
-		return redis.NewFailoverClusterClient(c.failover)
+		client = redis.NewFailoverClusterClient(c.failover)
 	case c.failover != nil:
-		return redis.NewFailoverClient(c.failover)
+		client = redis.NewFailoverClient(c.failover)
 	default:
-		return redis.NewClient(c.single)
+		client = redis.NewClient(c.single)
 	}
+	if budget := commandBudget(c.readTimeout()); budget > 0 {
+		hook := deadlineHook{budget: budget}
+		client.AddHook(hook)
+		if cluster, ok := client.(*redis.ClusterClient); ok {
+			// Commands sent to one node, as List's SCAN on each master,
+			// do not pass through the cluster client's hooks.
+			cluster.OnNewNode(func(node *redis.Client) { node.AddHook(hook) })
+		}
+	}
+	return client
+}
+
+func (c clientConfig) readTimeout() time.Duration {
+	switch {
+	case c.cluster != nil:
+		return c.cluster.ReadTimeout
+	case c.failover != nil:
+		return c.failover.ReadTimeout
+	default:
+		return c.single.ReadTimeout
+	}
+}
+
+// deadlineHook gives every command and pipeline a deadline budget away,
+// unless its context already has an earlier one.
+type deadlineHook struct{ budget time.Duration }
+
+func (deadlineHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h deadlineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		bounded, cancel := h.bound(ctx)
+		defer cancel()
+		return h.explain(ctx, bounded, next(bounded, cmd))
+	}
+}
+
+func (h deadlineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		bounded, cancel := h.bound(ctx)
+		defer cancel()
+		return h.explain(ctx, bounded, next(bounded, cmds))
+	}
+}
+
+func (h deadlineHook) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= h.budget {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, h.budget)
+}
+
+// explain says that Redis was too slow when the budget, not the caller,
+// ended the command: a bare "context deadline exceeded" in the log would
+// point at the request instead.
+func (h deadlineHook) explain(caller, bounded context.Context, err error) error {
+	if err == nil || bounded.Err() == nil || caller.Err() != nil {
+		return err
+	}
+	return fmt.Errorf("no answer within %v: %w", h.budget, err)
 }
 
 // describe names the deployment for error messages, without credentials.

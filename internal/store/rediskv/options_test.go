@@ -163,6 +163,22 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
+func TestCommandBudget(t *testing.T) {
+	tests := []struct {
+		readTimeout, want time.Duration
+	}{
+		{defaultIOTimeout, 2 * time.Second},
+		{3 * time.Second, 6 * time.Second},
+		{-1, 0}, // read_timeout=-1: the URL asks for no deadline
+		{-2, 0}, // -2: go-redis sets no socket deadline at all
+	}
+	for _, tc := range tests {
+		if got := commandBudget(tc.readTimeout); got != tc.want {
+			t.Errorf("commandBudget(%v) = %v, want %v", tc.readTimeout, got, tc.want)
+		}
+	}
+}
+
 func TestEscapeGlob(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", ""},

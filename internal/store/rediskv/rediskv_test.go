@@ -9,6 +9,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,25 +128,49 @@ func TestOpenRefusesServerWithoutGetDel(t *testing.T) {
 // serveOldRedis answers RESP2 commands: +PONG to PING, the error Redis 6.0
 // gives for an unknown command to anything else.
 func serveOldRedis(t *testing.T) string {
+	return serveRESP(t, func(args []string) string {
+		if strings.EqualFold(args[0], "PING") {
+			return "+PONG\r\n"
+		}
+		return fmt.Sprintf("-ERR unknown command `%s`, with args beginning with: \r\n", args[0])
+	})
+}
+
+// serveRESP stands in for a Redis server on a loopback port: it reads RESP
+// commands and writes what reply returns for each, or nothing at all when
+// reply returns "", keeping the connection open as a stalled server does.
+func serveRESP(t *testing.T, reply func(args []string) string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go answerOldRedis(c)
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go answerRESP(c, reply)
 		}
 	}()
 	return ln.Addr().String()
 }
 
-func answerOldRedis(c net.Conn) {
+func answerRESP(c net.Conn, reply func(args []string) string) {
 	defer c.Close()
 	r := bufio.NewReader(c)
 	for {
@@ -152,12 +178,10 @@ func answerOldRedis(c net.Conn) {
 		if err != nil {
 			return
 		}
-		reply := "+PONG\r\n"
-		if !strings.EqualFold(args[0], "PING") {
-			reply = fmt.Sprintf("-ERR unknown command `%s`, with args beginning with: \r\n", args[0])
-		}
-		if _, err := io.WriteString(c, reply); err != nil {
-			return
+		if answer := reply(args); answer != "" {
+			if _, err := io.WriteString(c, answer); err != nil {
+				return
+			}
 		}
 	}
 }
@@ -229,4 +253,100 @@ func TestPrefixWithGlobCharacters(t *testing.T) {
 			t.Errorf("List under prefix %q = %+v, want only its own clients/x", p, entries)
 		}
 	}
+}
+
+// TestStalledServerFailsFast points the store at a server that accepts
+// connections and reads commands but stops answering, as a Redis behind a
+// network partition or stuck in a long fork does: every operation, and every
+// command sent through Client, must fail within a few seconds instead of
+// holding the request that waits for it.
+func TestStalledServerFailsFast(t *testing.T) {
+	const bound = 3 * time.Second
+	var stalled atomic.Bool
+	addr := serveRESP(t, func(args []string) string {
+		if stalled.Load() {
+			return ""
+		}
+		switch strings.ToUpper(args[0]) {
+		case "PING":
+			return "+PONG\r\n"
+		case "GETDEL":
+			return "$-1\r\n"
+		}
+		return fmt.Sprintf("-ERR unknown command `%s`\r\n", args[0])
+	})
+	ctx := t.Context()
+	kv, err := rediskv.Open(ctx, rediskv.Options{URL: "redis://" + addr + "?pool_size=64"})
+	if err != nil {
+		t.Fatalf("Open while the server answers: %v", err)
+	}
+	t.Cleanup(func() { _ = kv.Close() })
+	// A busy store holds many pooled connections, each of which a retry
+	// may pick once the server stalls, and wait on again.
+	var warm sync.WaitGroup
+	for range 64 {
+		warm.Go(func() {
+			if err := kv.Ping(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	warm.Wait()
+	stalled.Store(true)
+
+	ops := []struct {
+		name   string
+		call   func() error
+		within time.Duration // bound when not zero
+	}{
+		{"Get", func() error { _, err := kv.Get(ctx, "k"); return err }, 0},
+		{"Set", func() error { return kv.Set(ctx, "k", []byte("v"), time.Minute) }, 0},
+		{"Create", func() error { return kv.Create(ctx, "k", []byte("v"), 0) }, 0},
+		{"Delete", func() error { return kv.Delete(ctx, "k") }, 0},
+		{"Take", func() error { _, err := kv.Take(ctx, "k"); return err }, 0},
+		{"Update", func() error {
+			return kv.Update(ctx, "k", func([]byte) ([]byte, time.Duration, error) { return []byte("v"), 0, nil })
+		}, 0},
+		{"List", func() error { _, err := kv.List(ctx, ""); return err }, 0},
+		{"Ping", func() error { return kv.Ping(ctx) }, 0},
+		{"Client", func() error { return kv.Client().Get(ctx, "raw").Err() }, 0},
+		{"Open", func() error {
+			kv, err := rediskv.Open(ctx, rediskv.Options{URL: "redis://" + addr})
+			if err == nil {
+				_ = kv.Close()
+			}
+			return err
+		}, 0},
+		// A caller's own, earlier deadline is kept, and its error is the
+		// caller's.
+		{"Get with a shorter deadline", func() error {
+			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			_, err := kv.Get(short, "k")
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("not the caller's deadline: %w", err)
+			}
+			return err
+		}, time.Second},
+	}
+	// Side by side, so that the test takes the bound once, not once per
+	// operation.
+	var wg sync.WaitGroup
+	for _, op := range ops {
+		wg.Go(func() {
+			within := bound
+			if op.within != 0 {
+				within = op.within
+			}
+			start := time.Now()
+			err := op.call()
+			took := time.Since(start)
+			if err == nil || took > within {
+				t.Errorf("%s on a stalled server: %v after %v, want an error within %v", op.name, err, took.Round(time.Millisecond), within)
+			} else {
+				t.Logf("%s: %v after %v", op.name, err, took.Round(time.Millisecond))
+			}
+		})
+	}
+	wg.Wait()
 }
