@@ -1131,6 +1131,67 @@ func TestAuthorizeLimitPerAddress(t *testing.T) {
 	}
 }
 
+// failingAdmins cannot check passwords, as when the admin records cannot
+// be read.
+type failingAdmins struct{ err error }
+
+func (f failingAdmins) AuthenticateAdmin(context.Context, string, string, string) (*credentials.AdminUser, error) {
+	return nil, f.err
+}
+
+// While the store cannot be read, every authorization page answers 503
+// with Retry-After, as the token endpoint and the gateway do: not a 400
+// that blames the link, nor a 500. A failed password check keeps the
+// sign-in form; every other step shows the error page.
+func TestAuthorizationPagesWhileStoreDown(t *testing.T) {
+	storeDown := errors.New("store unreachable (test)")
+	tests := []struct {
+		name   string
+		change []func(*Deps)
+		// step takes b through the flow, makes the store fail where the
+		// case says, and returns the answer to the step that needed it.
+		step func(t *testing.T, ce *codeEnv, b *browser) (*http.Response, string)
+		text string
+	}{
+		{name: "authorize", text: "The application could not be looked up.",
+			step: func(t *testing.T, ce *codeEnv, b *browser) (*http.Response, string) {
+				ce.kv.Fail(storeDown)
+				return b.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+			}},
+		{name: "sign-in", text: "The sign-in could not be continued.",
+			step: func(t *testing.T, ce *codeEnv, b *browser) (*http.Response, string) {
+				_, page := b.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+				ce.kv.Fail(storeDown)
+				return b.post(ce.url+SignInPath, url.Values{"csrf": {csrfOf(t, page)}, "username": {"ada"}, "password": {adminPassword}})
+			}},
+		{name: "password check", text: "Signing in failed on our side.",
+			change: []func(*Deps){func(d *Deps) { d.Admins = failingAdmins{storeDown} }},
+			step: func(t *testing.T, ce *codeEnv, b *browser) (*http.Response, string) {
+				_, page := b.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+				return b.post(ce.url+SignInPath, url.Values{"csrf": {csrfOf(t, page)}, "username": {"ada"}, "password": {adminPassword}})
+			}},
+		{name: "consent page", text: "The sign-in could not be continued.",
+			step: func(t *testing.T, ce *codeEnv, b *browser) (*http.Response, string) {
+				ce.signIn(t, b, ce.authorizeQuery(), "ada")
+				ce.kv.Fail(storeDown)
+				return b.get(ce.url + ConsentPath)
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ce := newCodeEnv(t, tt.change...)
+			resp, page := tt.step(t, ce, ce.browser(t))
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" ||
+				!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(page, tt.text) ||
+				resp.Header.Get("Location") != "" || strings.Contains(page, "unreachable") {
+				t.Fatalf("%d Retry-After %q Location %q, want 503 with Retry-After 1 and %q\n%s",
+					resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Location"), tt.text, page)
+			}
+			checkPageHeaders(t, resp)
+		})
+	}
+}
+
 // The per-username throttle counts one admin once, in whatever case or
 // Unicode form the name is typed, as sign-in finds that one admin for all.
 func TestSignInThrottleKeyIsTheAdmins(t *testing.T) {

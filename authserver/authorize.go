@@ -48,8 +48,12 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusBadRequest, "Invalid request", "The link is not a valid authorization request.", startAgain)
 		return
 	}
-	client, redirectURI, problem := s.authorizeTarget(r, q)
-	if problem != "" {
+	client, redirectURI, problem, err := s.authorizeTarget(r, q)
+	switch {
+	case err != nil:
+		s.renderUnavailable(w, r, err, "The application could not be looked up.")
+		return
+	case problem != "":
 		s.renderError(w, http.StatusBadRequest, "This link cannot be used", problem,
 			"Check the client ID and the redirect URI configured for this application, or ask your scimgate operator.")
 		return
@@ -104,39 +108,38 @@ func (s *Server) handleAuthorizeNotFound(w http.ResponseWriter, _ *http.Request)
 }
 
 // authorizeTarget finds the client and checks the redirect URI. A non-empty
-// problem means neither can be trusted and the caller must not redirect.
+// problem, or an error (the lookup failed), means neither can be trusted
+// and the caller must not redirect.
 //
 // redirect_uri is required even though RFC 6749 §4.1.1 lets a client with
 // one registered URI omit it: Okta always sends it, and requiring it means
 // the token request's redirect_uri always has something to be compared
 // with.
-func (s *Server) authorizeTarget(r *http.Request, q url.Values) (*credentials.Client, string, string) {
+func (s *Server) authorizeTarget(r *http.Request, q url.Values) (client *credentials.Client, redirectURI, problem string, err error) {
 	if len(q["client_id"]) != 1 || len(q["redirect_uri"]) != 1 {
-		return nil, "", "The request must carry exactly one client_id and one redirect_uri."
+		return nil, "", "The request must carry exactly one client_id and one redirect_uri.", nil
 	}
-	client, err := s.deps.Directory.Client(r.Context(), q.Get("client_id"))
+	client, err = s.deps.Directory.Client(r.Context(), q.Get("client_id"))
 	switch {
 	case errors.Is(err, credentials.ErrNotFound):
-		return nil, "", "The application (client_id) is not known."
+		return nil, "", "The application (client_id) is not known.", nil
 	case err != nil:
-		s.cfg.Logger.ErrorContext(r.Context(), "authorization endpoint", "err", err)
-		return nil, "", "The application could not be looked up; try again in a moment."
+		return nil, "", "", err
 	case client.Disabled:
-		return nil, "", "The application (client_id) is disabled."
+		return nil, "", "The application (client_id) is disabled.", nil
 	}
 	tenant, err := s.deps.Directory.Tenant(r.Context(), client.TenantID)
 	switch {
 	case err != nil && !errors.Is(err, credentials.ErrNotFound):
-		s.cfg.Logger.ErrorContext(r.Context(), "authorization endpoint", "err", err)
-		return nil, "", "The application could not be looked up; try again in a moment."
+		return nil, "", "", err
 	case err != nil || tenant.Disabled:
-		return nil, "", "The organisation this application belongs to is not active."
+		return nil, "", "The organisation this application belongs to is not active.", nil
 	}
-	redirectURI := q.Get("redirect_uri")
+	redirectURI = q.Get("redirect_uri")
 	if !slices.Contains(client.RedirectURIs, redirectURI) {
-		return nil, "", "The redirect URI is not registered for this application. It must match a registered URI exactly."
+		return nil, "", "The redirect URI is not registered for this application. It must match a registered URI exactly.", nil
 	}
-	return client, redirectURI, ""
+	return client, redirectURI, "", nil
 }
 
 // authorizeRequest checks everything after the redirect URI and builds the

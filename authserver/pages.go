@@ -119,6 +119,17 @@ func (s *Server) renderError(w http.ResponseWriter, status int, heading, message
 	s.render(w, status, s.pages.failure, pageData{Title: heading, Heading: heading, Error: message, Hint: hint})
 }
 
+// renderUnavailable is the page for a failure of what the pages depend on
+// (the store): 503 with Retry-After, as the token endpoint and the gateway
+// answer the same failure, so that neither the admin nor a monitor takes
+// it for a bad link or a defect. message says what could not be done.
+func (s *Server) renderUnavailable(w http.ResponseWriter, r *http.Request, err error, message string) {
+	s.cfg.Logger.ErrorContext(r.Context(), "authorization pages", "err", err)
+	w.Header().Set("Retry-After", "1")
+	s.renderError(w, http.StatusServiceUnavailable, "Temporarily unavailable", message,
+		"Try again in a moment. If this goes on, tell your scimgate operator.")
+}
+
 const startAgain = "Go back to Okta (or the application that sent you here) and start the connection again."
 
 // The pending-request cookie. With an https issuer it is Secure and uses the

@@ -85,7 +85,8 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.cfg.Logger.ErrorContext(ctx, "sign-in", "err", err)
-		s.showSignIn(w, r, http.StatusInternalServerError, client, p, username, "Signing in failed on our side. Try again in a moment.")
+		w.Header().Set("Retry-After", "1")
+		s.showSignIn(w, r, http.StatusServiceUnavailable, client, p, username, "Signing in failed on our side. Try again in a moment.")
 		return
 	}
 	taken, err := s.deps.Grants.TakePending(ctx, id)
@@ -180,11 +181,11 @@ func (s *Server) stillActive(w http.ResponseWriter, r *http.Request, err error, 
 }
 
 // pendingGone explains that the sign-in must start again: the cookie is
-// missing or the request expired or was already completed.
+// missing or the request expired or was already completed; or, when err
+// is a failure to read the store, that it may go on in a moment.
 func (s *Server) pendingGone(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.Is(err, grants.ErrNotFound) {
-		s.cfg.Logger.ErrorContext(r.Context(), "authorization pages", "err", err)
-		s.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in could not be continued.", startAgain)
+		s.renderUnavailable(w, r, err, "The sign-in could not be continued.")
 		return
 	}
 	s.clearPendingCookie(w)
