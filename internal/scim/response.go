@@ -23,7 +23,7 @@ const (
 	RewriteErrorBody       Rewrite = "error-body"              // error body wrapped into or completed as SCIM error JSON
 	RewriteCreated         Rewrite = "created-201"             // 200 on a create became 201
 	RewriteDeleted         Rewrite = "deleted-204"             // 200 on a DELETE became 204 without a body
-	RewritePaging          Rewrite = "paging"                  // paging fields made integers, missing Resources added
+	RewritePaging          Rewrite = "paging"                  // paging fields made integers, missing or null Resources made []
 	RewritePassword        Rewrite = "password-dropped"        // password removed from a returned resource
 	RewriteMembersExcluded Rewrite = "members-excluded"        // members removed because the request excluded them
 )
@@ -208,6 +208,13 @@ func (n *normalizer) successBody(res Resource, rawQuery string, body []byte) []b
 			i = len(root.members) - 1
 		}
 		changed = n.renamed(root, i, "Resources", RewritePaging)
+		if root.members[i].val.kind == kindNull {
+			// null is an absent list (RFC 7643 §2.5), which Entra's Test
+			// Connection must get as [] like a missing one.
+			root.members[i].val = &node{kind: kindArray}
+			n.rw.add(RewritePaging)
+			changed = true
+		}
 		for _, key := range [...]string{"totalResults", "startIndex", "itemsPerPage"} {
 			changed = n.integer(root, key) || changed
 		}
