@@ -45,7 +45,8 @@ const (
 // ResponseContentType(d, Accept); success bodies of Users and Groups lose
 // legacy URNs and password, get integer paging fields, typed booleans and
 // the manager as an object, and lose members when the request said
-// excludedAttributes=members.
+// excludedAttributes=members; discovery answers (/Schemas, /ResourceTypes,
+// /ServiceProviderConfig) lose null members.
 func NormalizeResponse(d Dialect, req Request, resp Response) (Response, []Rewrite) {
 	if d == Off {
 		return resp, nil
@@ -82,6 +83,8 @@ func NormalizeResponse(d Dialect, req Request, resp Response) (Response, []Rewri
 			break
 		}
 		out.Body = n.successBody(res, req.RawQuery, resp.Body)
+	case resp.Status >= 200 && resp.Status < 300 && isDiscovery(res):
+		out.Body = n.withoutNulls(resp.Body)
 	}
 	// The media type first: it is usually right already, and then the body
 	// need not be validated a second time.
@@ -249,6 +252,56 @@ func (n *normalizer) successBody(res Resource, rawQuery string, body []byte) []b
 		return body
 	}
 	return appendJSON(make([]byte, 0, len(body)), root)
+}
+
+func isDiscovery(res Resource) bool {
+	return res == SchemasEndpoint || res == ResourceTypes || res == ServiceProviderConfig
+}
+
+// withoutNulls drops null members and list elements at any depth of a
+// discovery answer: Entra reads /Schemas when an admin edits the mappings
+// and expects no null-valued properties (S-01), which serializers of
+// optional fields (description, subAttributes …) often write; null is
+// "unassigned" anyway (RFC 7643 §2.5).
+func (n *normalizer) withoutNulls(body []byte) []byte {
+	if !bytes.Contains(body, []byte("null")) {
+		return body
+	}
+	root, ok := parseJSON(body)
+	if !ok || !dropNulls(root) {
+		return body
+	}
+	n.rw.add(RewriteNullDropped)
+	return appendJSON(make([]byte, 0, len(body)), root)
+}
+
+func dropNulls(v *node) bool {
+	changed := false
+	switch v.kind {
+	case kindObject:
+		kept := v.members[:0]
+		for _, m := range v.members {
+			if m.val.kind == kindNull {
+				changed = true
+				continue
+			}
+			changed = dropNulls(m.val) || changed
+			kept = append(kept, m)
+		}
+		v.members = kept
+	case kindArray:
+		kept := v.elems[:0]
+		for _, e := range v.elems {
+			if e.kind == kindNull {
+				changed = true
+				continue
+			}
+			changed = dropNulls(e) || changed
+			kept = append(kept, e)
+		}
+		v.elems = kept
+	}
+	return changed
 }
 
 func isListResponse(root *node) bool {
