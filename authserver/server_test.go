@@ -232,6 +232,7 @@ func TestTokenEndpointChecklist(t *testing.T) {
 		hdr    map[string]string
 		status int
 		err    string
+		desc   string // in error_description, when set
 		scope  string
 	}{
 		{name: "A2 basic", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 200, scope: "scim.full"},
@@ -264,6 +265,8 @@ func TestTokenEndpointChecklist(t *testing.T) {
 		{name: "wrong content type", form: ccForm(), hdr: map[string]string{"Authorization": auth, "Content-Type": "application/json"}, status: 400, err: "invalid_request"},
 		{name: "bearer instead of basic", form: ccForm(), hdr: map[string]string{"Authorization": "Bearer x"}, status: 400, err: "invalid_request"},
 		{name: "broken basic", form: ccForm(), hdr: map[string]string{"Authorization": "Basic !!!"}, status: 400, err: "invalid_request"},
+		{name: "trailing slash typed into Entra's Token Endpoint field", path: TokenPath + "/", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
+		{name: "path below the token endpoint", path: TokenPath + "/x?grant_type=client_credentials", form: ccForm(), status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
 		{name: "basic with bad percent-encoding", form: ccForm(), hdr: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("%zz:x"))}, status: 400, err: "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -281,6 +284,9 @@ func TestTokenEndpointChecklist(t *testing.T) {
 			if tc.err != "" {
 				if body["error"] != tc.err {
 					t.Fatalf("error %v, want %s", body["error"], tc.err)
+				}
+				if d, _ := body["error_description"].(string); !strings.Contains(d, tc.desc) {
+					t.Fatalf("error_description %q, want it to contain %q", d, tc.desc)
 				}
 				for k := range body { // A11: only RFC fields
 					if k != "error" && k != "error_description" && k != "error_uri" {
