@@ -337,6 +337,14 @@ func (g *tokenGenerator) Token(ctx context.Context, data *oauth2.GenerateBasic, 
 	}
 	ti := data.TokenInfo
 	created := ti.GetAccessCreateAt()
+	if st.grant != credentials.GrantRefreshToken {
+		// go-oauth2 stamps client-credentials and code tokens with
+		// time.Now; they are issued on the server's clock, which
+		// introspection and the gateway verify them on (the refresh grant
+		// set it already).
+		created = g.s.cfg.Now()
+		ti.SetAccessCreateAt(created)
+	}
 	sub := data.UserID
 	if sub == "" {
 		sub = st.client.ID
