@@ -1,12 +1,16 @@
 package gateway_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/scimgate/scimgate/authserver"
 	"github.com/scimgate/scimgate/internal/testkit"
 )
 
@@ -54,4 +58,117 @@ func TestEntraRequestRate(t *testing.T) {
 		}
 		break
 	}
+}
+
+// entraToken asks the token endpoint for a token as Entra's "How credentials
+// are sent" setting does: HTTP Basic (each half form-encoded, RFC 6749
+// §2.3.1), the form body, both, or — the "Both" defect — neither.
+func (s *stack) entraToken(c clientCreds, basic, body bool) response {
+	s.t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if body {
+		form.Set("client_id", c.id)
+		form.Set("client_secret", c.secret)
+	}
+	header := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	if basic {
+		header = append(header, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.id)+":"+url.QueryEscape(c.secret))))
+	}
+	return s.do(http.MethodPost, authserver.TokenPath, "", form.Encode(), header...)
+}
+
+// accessToken reads a token response as Entra does (entra.md §2.3).
+func accessToken(t *testing.T, r response) string {
+	t.Helper()
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		TokenType    string `json:"token_type"`
+		ExpiresIn    *int   `json:"expires_in"`
+		RefreshToken string `json:"refresh_token"`
+		Scope        string
+	}
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &tok) != nil {
+		t.Fatalf("token endpoint: %d %s", r.status, r.body)
+	}
+	if r.header.Get("Content-Type") != "application/json" || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("token response headers %v", r.header)
+	}
+	if tok.AccessToken == "" || tok.TokenType != "Bearer" || tok.ExpiresIn == nil || *tok.ExpiresIn < 3600 || *tok.ExpiresIn > 21600 ||
+		tok.RefreshToken != "" || tok.Scope != "scim.full" {
+		t.Fatalf("token response %s", r.body)
+	}
+	return tok.AccessToken
+}
+
+// testConnection runs Entra's Test Connection probes (C-01, C-03) with tok.
+func (s *stack) testConnection(t *testing.T, tok string) {
+	t.Helper()
+	for _, p := range []string{entraProbe, "/Groups?excludedAttributes=members&filter=displayName+eq+%22" + probeGUID + "%22"} {
+		r := s.do(http.MethodGet, shared+p, bearer(tok), "")
+		if r.status != 200 || !strings.Contains(r.body, `"totalResults":0`) || !strings.Contains(r.body, `"Resources":[]`) {
+			t.Fatalf("probe %s: %d %s", p, r.status, r.body)
+		}
+	}
+}
+
+// TestEntraTokenModes plays A-01…A-03, A-06 and A-08: each "How credentials
+// are sent" setting gets a token that Test Connection's probes then pass
+// with, through the public listener as Entra reaches it; the "Both" setting
+// that sends no credentials at all gets RFC 6749's invalid_client.
+func TestEntraTokenModes(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	for _, tc := range []struct {
+		name        string
+		basic, body bool
+	}{
+		{"A-01 Header", true, false},
+		{"A-02 Body", false, true},
+		{"A-03 Both", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.testConnection(t, accessToken(t, s.entraToken(s.acme, tc.basic, tc.body)))
+		})
+	}
+	t.Run("A-06 Both sending nothing", func(t *testing.T) {
+		r := s.entraToken(s.acme, false, false)
+		if r.status != 401 || !strings.Contains(r.body, `"error":"invalid_client"`) || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic ") {
+			t.Fatalf("%d %v %s", r.status, r.header, r.body)
+		}
+	})
+}
+
+// TestEntraTokenOverlap plays A-09: two tokens minted back to back are both
+// good until they expire; a new one never ends an older one.
+func TestEntraTokenOverlap(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	t1 := accessToken(t, s.entraToken(s.acme, true, false))
+	t2 := accessToken(t, s.entraToken(s.acme, true, false))
+	if t1 == t2 {
+		t.Fatal("the same token twice")
+	}
+	s.testConnection(t, t1)
+	s.testConnection(t, t2)
+	s.testConnection(t, t1)
+}
+
+// TestEntraTokenExpiry plays SC-06: Entra reuses one token for its whole
+// expires_in (3600 s), the gateway accepts it until then — its
+// verified-token cache included — and refuses it after with
+// error="invalid_token"; a newly minted token carries on.
+func TestEntraTokenExpiry(t *testing.T) {
+	clock := &testkit.Clock{}
+	s := newStack(t, stackOptions{now: clock.Now})
+	tok := accessToken(t, s.entraToken(s.acme, true, false))
+	s.testConnection(t, tok) // the token is now in the verified-token cache
+	clock.Advance(59 * time.Minute)
+	s.testConnection(t, tok)
+	clock.Advance(2 * time.Minute)
+	r := s.do(http.MethodGet, shared+entraProbe, bearer(tok), "")
+	if e := wantError(t, r, 401); !strings.Contains(e.Detail, "expired") {
+		t.Fatalf("detail %q", e.Detail)
+	}
+	if ch := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, `Bearer realm="scimgate", error="invalid_token"`) {
+		t.Fatalf("WWW-Authenticate %q", ch)
+	}
+	s.testConnection(t, accessToken(t, s.entraToken(s.acme, true, false)))
 }
