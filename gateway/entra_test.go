@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/scimgate/scimgate/authserver"
 	"github.com/scimgate/scimgate/internal/testkit"
@@ -171,4 +175,41 @@ func TestEntraTokenExpiry(t *testing.T) {
 		t.Fatalf("WWW-Authenticate %q", ch)
 	}
 	s.testConnection(t, accessToken(t, s.entraToken(s.acme, true, false)))
+}
+
+// TestEntraIssuedToken plays B-05: with the Secret Token left blank, Entra
+// sends a token it issued itself. scimgate does not accept it (README,
+// "Secret Token"), and says why in terms an admin can act on.
+func TestEntraIssuedToken(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, iss := range []string{"https://sts.windows.net/0e9f0b4c-3c4f-4b8a-9f6e-1d2c3b4a5f60/", "https://login.microsoftonline.com/0e9f0b4c-3c4f-4b8a-9f6e-1d2c3b4a5f60/v2.0"} {
+		entra := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+			"aud": "8adf8e6e-67b2-4cf2-a259-e3dc5476c621", "iss": iss, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+			"appid": "00000014-0000-0000-c000-000000000000", "tid": "0e9f0b4c-3c4f-4b8a-9f6e-1d2c3b4a5f60", "ver": "1.0",
+		})
+		entra.Header["kid"], entra.Header["x5t"] = "nOo3ZDrODXEK1jKWhXslHR_KXEg", "nOo3ZDrODXEK1jKWhXslHR_KXEg"
+		tok, err := entra.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(s.up.requests())
+		r := s.do(http.MethodGet, shared+entraProbe, bearer(tok), "")
+		if e := wantError(t, r, 401); !strings.Contains(e.Detail, "Microsoft Entra ID") || !strings.Contains(e.Detail, "Secret Token") {
+			t.Errorf("%s: detail %q", iss, e.Detail)
+		}
+		if ch := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, `Bearer realm="scimgate", error="invalid_token"`) {
+			t.Errorf("WWW-Authenticate %q", ch)
+		}
+		if len(s.up.requests()) != before {
+			t.Fatal("an Entra-issued token reached the upstream")
+		}
+	}
+	if !strings.Contains(s.Audit.String(), `"reason":"entra_token"`) {
+		t.Error("refusal not audited with its reason")
+	}
 }
