@@ -14,6 +14,10 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/scimgate/scimgate/authserver"
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/scim"
@@ -46,15 +50,26 @@ type replayer struct {
 
 // gatewayPath is a running gateway in front of the replayer's upstream.
 type gatewayPath struct {
-	base   string // the SCIM base URL the provider was given
-	apiKey string
+	base          string // the SCIM base URL the provider was given
+	authorization string // the provider's Authorization value
 }
 
+// credential is how a provider authenticates at the gateway.
+type credential uint8
+
+const (
+	// apiKey: OneLogin, Okta's bearer modes, Entra's Secret Token.
+	apiKey credential = iota
+	// clientCredentials: Entra's OAuth2 client credentials, a token from
+	// the token endpoint with the secret in HTTP Basic.
+	clientCredentials
+)
+
 // forEachPath replays a sequence through the normalizer alone and through
-// the real gateway, each into a fresh strict upstream.
-func forEachPath(t *testing.T, d scim.Dialect, header http.Header, replay func(*testing.T, *replayer)) {
+// the real gateway, reached with cred, each into a fresh strict upstream.
+func forEachPath(t *testing.T, d scim.Dialect, header http.Header, cred credential, replay func(*testing.T, *replayer)) {
 	t.Run("normalizer", func(t *testing.T) { replay(t, newReplayer(t, d, header)) })
-	t.Run("gateway", func(t *testing.T) { replay(t, newGatewayReplayer(t, d, header)) })
+	t.Run("gateway", func(t *testing.T) { replay(t, newGatewayReplayer(t, d, header, cred)) })
 }
 
 func newReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
@@ -62,9 +77,9 @@ func newReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
 }
 
 // newGatewayReplayer serves the strict upstream behind the real gateway, on
-// a route whose dialect is d, and authenticates with an API key of tenant
-// acme — as OneLogin does, and Entra with a Secret Token.
-func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
+// a route whose dialect is d, and authenticates with a credential of tenant
+// acme.
+func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header, cred credential) *replayer {
 	r := newReplayer(t, d, header)
 	up := httptest.NewServer(r.srv)
 	t.Cleanup(up.Close)
@@ -79,11 +94,27 @@ func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header) *repla
 	if _, err := stack.Credentials.CreateTenant(ctx, "acme", "Acme"); err != nil {
 		t.Fatal(err)
 	}
-	key, plain, err := stack.Credentials.CreateAPIKey(ctx, credentials.APIKeySpec{TenantID: "acme", Name: "provider", Audiences: []string{stack.URL + "/scim/v2"}})
-	if err != nil {
-		t.Fatal(err)
+	audiences := []string{stack.URL + "/scim/v2"}
+	r.gateway = &gatewayPath{base: stack.URL + "/scim/v2"}
+	switch cred {
+	case apiKey:
+		key, plain, err := stack.Credentials.CreateAPIKey(ctx, credentials.APIKeySpec{TenantID: "acme", Name: "provider", Audiences: audiences})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.client, r.gateway.authorization = key.ID, "Bearer "+plain
+	case clientCredentials:
+		c, secret, err := stack.Credentials.CreateClient(ctx, credentials.ClientSpec{TenantID: "acme", Name: "Entra", Kind: credentials.KindEntra, Audiences: audiences})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := clientcredentials.Config{ClientID: c.ID, ClientSecret: secret, TokenURL: stack.URL + authserver.TokenPath, AuthStyle: oauth2.AuthStyleInHeader}
+		tok, err := cc.Token(ctx)
+		if err != nil {
+			t.Fatalf("token endpoint: %v", err)
+		}
+		r.client, r.gateway.authorization = c.ID, "Bearer "+tok.AccessToken
 	}
-	r.client, r.gateway = key.ID, &gatewayPath{base: stack.URL + "/scim/v2", apiKey: plain}
 	return r
 }
 
@@ -175,7 +206,7 @@ func (r *replayer) throughGateway(req scim.Request) (int, []byte) {
 		r.t.Fatal(err)
 	}
 	hr.Header = req.Header.Clone()
-	hr.Header.Set("Authorization", "Bearer "+r.gateway.apiKey)
+	hr.Header.Set("Authorization", r.gateway.authorization)
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
 		r.t.Fatal(err)
@@ -242,9 +273,10 @@ func entraUser(name, external string) string {
 }
 
 // TestReplayEntraDefaultJob plays SC-01 to SC-05 of entra.md with the
-// default (non-flag) job, route dialect entra.
+// default (non-flag) job, route dialect entra, connected with OAuth2 client
+// credentials (SC-01 starts with A-01).
 func TestReplayEntraDefaultJob(t *testing.T) {
-	forEachPath(t, scim.Entra, http.Header{}, replayEntraDefaultJob)
+	forEachPath(t, scim.Entra, http.Header{}, clientCredentials, replayEntraDefaultJob)
 }
 
 func replayEntraDefaultJob(t *testing.T, r *replayer) {
@@ -347,7 +379,7 @@ func replayEntraDefaultJob(t *testing.T, r *replayer) {
 // TestReplayEntraFlagJob plays the aadOptscim062020 job and the SCIM
 // Validator's lower-case requests with dialect auto.
 func TestReplayEntraFlagJob(t *testing.T) {
-	forEachPath(t, scim.Auto, http.Header{}, replayEntraFlagJob)
+	forEachPath(t, scim.Auto, http.Header{}, apiKey, replayEntraFlagJob)
 }
 
 func replayEntraFlagJob(t *testing.T, r *replayer) {
@@ -386,7 +418,7 @@ func replayEntraFlagJob(t *testing.T, r *replayer) {
 // TestReplayOkta plays okta.md §7.3–§7.5: assignment, profile PUT,
 // (de)activation, password, and group push; Okta never deletes users.
 func TestReplayOkta(t *testing.T) {
-	forEachPath(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}}, replayOkta)
+	forEachPath(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}}, apiKey, replayOkta)
 }
 
 func replayOkta(t *testing.T, r *replayer) {
@@ -467,7 +499,7 @@ func replayOkta(t *testing.T, r *replayer) {
 
 // TestReplayOneLogin plays onelogin.md §6 with route dialect onelogin.
 func TestReplayOneLogin(t *testing.T) {
-	forEachPath(t, scim.OneLogin, http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}}, replayOneLogin)
+	forEachPath(t, scim.OneLogin, http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}}, apiKey, replayOneLogin)
 }
 
 func replayOneLogin(t *testing.T, r *replayer) {
@@ -556,12 +588,13 @@ func TestReplayEntraVectors(t *testing.T) {
 		name    string
 		dialect scim.Dialect
 		header  http.Header
+		cred    credential
 	}{
-		{"auto", scim.Auto, http.Header{}},
-		{"entra, Accept */*", scim.Entra, http.Header{"Accept": {"*/*"}}},
-		{"auto, Accept scim+json", scim.Auto, http.Header{"Accept": {"application/scim+json"}}},
+		{"auto, client credentials", scim.Auto, http.Header{}, clientCredentials},
+		{"entra, Secret Token, Accept */*", scim.Entra, http.Header{"Accept": {"*/*"}}, apiKey},
+		{"auto, Secret Token, Accept scim+json", scim.Auto, http.Header{"Accept": {"application/scim+json"}}, apiKey},
 	} {
-		t.Run(tc.name, func(t *testing.T) { forEachPath(t, tc.dialect, tc.header, replayEntraVectors) })
+		t.Run(tc.name, func(t *testing.T) { forEachPath(t, tc.dialect, tc.header, tc.cred, replayEntraVectors) })
 	}
 }
 
