@@ -119,3 +119,24 @@ func TestIntrospectionOfDisabledOrDeletedClientsTokens(t *testing.T) {
 		})
 	}
 }
+
+// Client-credentials tokens are issued on the server's clock (Config.Now),
+// the one introspection and the gateway verify on: a token minted after
+// the clock moved on lives its full expires_in on that clock.
+func TestClientCredentialsTokensOnServerClock(t *testing.T) {
+	ce := newCodeEnv(t)
+	ce.clock.Advance(2 * time.Hour)
+	self := map[string]string{"Authorization": basic(ce.clientID, ce.secret)}
+	_, _, body := ce.post(TokenPath, ccForm(), self)
+	tok, _ := body["access_token"].(string)
+	claims, err := ce.verifier.Verify(tok, testAudience)
+	if err != nil {
+		t.Fatalf("a token just minted does not verify on the server's clock: %v", err)
+	}
+	if iat := time.Unix(claims.IssuedAt, 0); iat.Sub(ce.clock.Now()).Abs() > 5*time.Second {
+		t.Fatalf("iat %s, server clock %s", iat, ce.clock.Now())
+	}
+	if _, _, intro := ce.post(IntrospectPath, url.Values{"token": {tok}}, self); intro["active"] != true {
+		t.Fatalf("introspection: %v", intro)
+	}
+}

@@ -222,6 +222,7 @@ func (s *Server) newOAuthServer() *server.Server {
 // Register mounts the endpoints on r.
 func (s *Server) Register(r *mux.Router) {
 	r.HandleFunc(s.issuerPath+TokenPath, s.handleToken)
+	r.PathPrefix(s.issuerPath + TokenPath + "/").HandlerFunc(s.handleTokenNotFound)
 	if s.deps.Grants != nil {
 		r.HandleFunc(s.issuerPath+AuthorizePath, s.handleAuthorize)
 		r.HandleFunc(s.issuerPath+SignInPath, s.handleSignIn)

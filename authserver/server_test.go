@@ -232,26 +232,27 @@ func TestTokenEndpointChecklist(t *testing.T) {
 		hdr    map[string]string
 		status int
 		err    string
+		desc   string // in error_description, when set
 		scope  string
 	}{
-		{name: "A2 basic", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 200, scope: "scim.full"},
-		{name: "A2 explicit scope", form: ccForm("scope", "scim.full"), hdr: map[string]string{"Authorization": auth}, status: 200, scope: "scim.full"},
+		{name: "A2 basic (entra A-01)", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 200, scope: "scim.full"},
+		{name: "A2 explicit scope (entra A-04)", form: ccForm("scope", "scim.full"), hdr: map[string]string{"Authorization": auth}, status: 200, scope: "scim.full"},
 		{name: "A3 raw basic (unencoded halves)", form: ccForm(), hdr: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(e.clientID+":"+e.secret))}, status: 200},
-		{name: "A4 post", form: ccForm("client_id", e.clientID, "client_secret", e.secret), status: 200},
-		{name: "A5 both agree (Entra Both)", form: ccForm("client_id", e.clientID, "client_secret", e.secret), hdr: map[string]string{"Authorization": auth}, status: 200},
-		{name: "A5 both disagree", form: ccForm("client_id", e.clientID, "client_secret", "other"), hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_request"},
+		{name: "A4 post (entra A-02)", form: ccForm("client_id", e.clientID, "client_secret", e.secret), status: 200},
+		{name: "A5 both agree (entra A-03)", form: ccForm("client_id", e.clientID, "client_secret", e.secret), hdr: map[string]string{"Authorization": auth}, status: 200},
+		{name: "A5 both disagree (entra A-11)", form: ccForm("client_id", e.clientID, "client_secret", "other"), hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_request"},
 		{name: "A5 both different ids", form: ccForm("client_id", okta), hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_request"},
-		{name: "A6 wrong secret basic", form: ccForm(), hdr: map[string]string{"Authorization": basic(e.clientID, "wrong")}, status: 401, err: "invalid_client"},
+		{name: "A6 wrong secret basic (entra A-05)", form: ccForm(), hdr: map[string]string{"Authorization": basic(e.clientID, "wrong")}, status: 401, err: "invalid_client"},
 		{name: "A6 wrong secret post", form: ccForm("client_id", e.clientID, "client_secret", "wrong"), status: 401, err: "invalid_client"},
 		{name: "A6 no secret", form: ccForm("client_id", e.clientID), status: 401, err: "invalid_client"},
-		{name: "A6 no credentials", form: ccForm(), status: 401, err: "invalid_client"},
+		{name: "A6 no credentials (entra A-06, the Both defect)", form: ccForm(), status: 401, err: "invalid_client"},
 		{name: "A7 unknown client", form: ccForm(), hdr: map[string]string{"Authorization": basic("nobody", e.secret)}, status: 401, err: "invalid_client"},
 		{name: "A8 missing grant_type", form: url.Values{}, hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_request"},
 		{name: "A8 unknown grant", form: url.Values{"grant_type": {"urn:x"}}, hdr: map[string]string{"Authorization": auth}, status: 400, err: "unsupported_grant_type"},
-		{name: "A8 password grant", form: url.Values{"grant_type": {"password"}, "username": {"a"}, "password": {"b"}}, hdr: map[string]string{"Authorization": auth}, status: 400, err: "unsupported_grant_type"},
+		{name: "A8 password grant (entra A-07)", form: url.Values{"grant_type": {"password"}, "username": {"a"}, "password": {"b"}}, hdr: map[string]string{"Authorization": auth}, status: 400, err: "unsupported_grant_type"},
 		{name: "A8 implicit as grant", form: url.Values{"grant_type": {"implicit"}}, hdr: map[string]string{"Authorization": auth}, status: 400, err: "unsupported_grant_type"},
 		{name: "A8 grant not allowed for client", form: ccForm(), hdr: map[string]string{"Authorization": basic(okta, oktaSecret)}, status: 400, err: "unauthorized_client"},
-		{name: "A10 unknown scope", form: ccForm("scope", "admin"), hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_scope"},
+		{name: "A10 unknown scope (entra A-04)", form: ccForm("scope", "admin"), hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_scope"},
 		{name: "A10 narrower scope", form: ccForm("scope", "scim.read"), hdr: map[string]string{"Authorization": auth}, status: 200, scope: "scim.read"},
 		{name: "A10 wider than client", form: ccForm("scope", "scim.write"), hdr: map[string]string{"Authorization": basic(reader, readerSecret)}, status: 400, err: "invalid_scope"},
 		{name: "A10 offline_access on cc", form: ccForm("scope", "offline_access"), hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_scope"},
@@ -264,6 +265,8 @@ func TestTokenEndpointChecklist(t *testing.T) {
 		{name: "wrong content type", form: ccForm(), hdr: map[string]string{"Authorization": auth, "Content-Type": "application/json"}, status: 400, err: "invalid_request"},
 		{name: "bearer instead of basic", form: ccForm(), hdr: map[string]string{"Authorization": "Bearer x"}, status: 400, err: "invalid_request"},
 		{name: "broken basic", form: ccForm(), hdr: map[string]string{"Authorization": "Basic !!!"}, status: 400, err: "invalid_request"},
+		{name: "trailing slash typed into Entra's Token Endpoint field", path: TokenPath + "/", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
+		{name: "path below the token endpoint", path: TokenPath + "/x?grant_type=client_credentials", form: ccForm(), status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
 		{name: "basic with bad percent-encoding", form: ccForm(), hdr: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("%zz:x"))}, status: 400, err: "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -281,6 +284,9 @@ func TestTokenEndpointChecklist(t *testing.T) {
 			if tc.err != "" {
 				if body["error"] != tc.err {
 					t.Fatalf("error %v, want %s", body["error"], tc.err)
+				}
+				if d, _ := body["error_description"].(string); !strings.Contains(d, tc.desc) {
+					t.Fatalf("error_description %q, want it to contain %q", d, tc.desc)
 				}
 				for k := range body { // A11: only RFC fields
 					if k != "error" && k != "error_description" && k != "error_uri" {
@@ -386,7 +392,7 @@ func TestSecretLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	if token(e.secret) != 200 || token(newSecret) != 200 {
-		t.Fatal("A13: during rotation both secrets must work")
+		t.Fatal("A13 (entra A-10): during rotation both secrets must work")
 	}
 	c, _ := e.creds.Client(ctx, e.clientID)
 	if _, err := e.creds.DeleteClientSecret(ctx, e.clientID, c.Secrets[0].ID); err != nil {
@@ -411,7 +417,7 @@ func TestSecretLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	if token(newSecret) != 401 {
-		t.Fatal("A13: an expired secret must fail with invalid_client")
+		t.Fatal("A13 (entra A-12): an expired secret must fail with invalid_client")
 	}
 	if _, err := e.creds.SetTenantDisabled(ctx, "acme", true); err != nil {
 		t.Fatal(err)

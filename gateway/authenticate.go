@@ -96,7 +96,38 @@ var (
 	problemClientUnknown  = invalidToken(credentials.ReasonUnknown, "client unknown")
 	problemNoJWT          = invalidToken("credential_not_accepted", "this endpoint does not accept access tokens")
 	problemNoAPIKey       = invalidToken("credential_not_accepted", "this endpoint does not accept API keys")
+	problemEntraToken     = invalidToken("entra_token", "access token issued by Microsoft Entra ID, not by scimgate (was the Secret Token left blank?): "+
+		"use OAuth2 client credentials, or paste a scimgate API key as the Secret Token")
 )
+
+// entraIssuers begin the iss of the tokens Entra issues itself and sends
+// when an admin leaves the Secret Token blank (entra.md §2.6). scimgate
+// does not trust them (README, "Secret Token"); naming them in the refusal
+// tells the admin what to change, where "typ is not at+jwt" would not.
+var entraIssuers = [...]string{"https://sts.windows.net/", "https://login.microsoftonline.com/"}
+
+// issuedByEntra reads the unverified iss of a token that failed
+// verification, only to word the refusal.
+func issuedByEntra(token string) bool {
+	_, rest, _ := strings.Cut(token, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Issuer string `json:"iss"`
+	}
+	if json.Unmarshal(raw, &c) != nil {
+		return false
+	}
+	for _, p := range entraIssuers {
+		if strings.HasPrefix(c.Issuer, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // authenticator turns a presented credential into a principal.
 //
@@ -176,7 +207,10 @@ func (a *authenticator) accessToken(ctx context.Context, token string, rt *route
 		}
 	} else {
 		claims, err := a.verifier.Verify(token, rt.audience)
-		if err != nil {
+		switch {
+		case err != nil && issuedByEntra(token):
+			return nil, problemEntraToken, nil
+		case err != nil:
 			return nil, invalidToken("invalid_jwt", err.Error()), nil
 		}
 		p = newPrincipal(claims.TenantID, claims.ClientID, methodJWT, claims.Scopes(), claims.Audience)

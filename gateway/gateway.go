@@ -194,7 +194,7 @@ func New(opts Options, deps Deps) (*Gateway, error) {
 		}
 	}
 	if g.limiter == nil {
-		g.limiter = ratelimit.NewLocal(ratelimit.LocalOptions{})
+		g.limiter = ratelimit.NewLocal(ratelimit.LocalOptions{Now: opts.Now})
 	}
 	seen := map[string]bool{}
 	for i, c := range gw.Routes {

@@ -45,7 +45,8 @@ type stackOptions struct {
 	upstream  string // base URL of another upstream than the recording one
 	limits    config.GatewayLimits
 	statusTTL time.Duration
-	cacheSize int // 0: 1000; -1: none
+	cacheSize int              // 0: 1000; -1: none
+	now       func() time.Time // the stack's clock (time.Now)
 }
 
 func newStack(t testing.TB, o stackOptions) *stack {
@@ -89,6 +90,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		}},
 		Limits:    o.limits,
 		StatusTTL: o.statusTTL,
+		Now:       o.now,
 	})
 	for _, id := range []string{"acme", "globex"} {
 		if _, err := s.Credentials.CreateTenant(context.Background(), id, ""); err != nil {

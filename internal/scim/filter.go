@@ -499,7 +499,7 @@ func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *att
 	word := p.tok
 	raw := p.text(word)
 	urnText, rest := []byte(nil), raw
-	canonURN := ""
+	canonURN, dotted := "", false
 	if len(raw) > 4 && strings.EqualFold(string(raw[:4]), "urn:") {
 		if u, class := canonicalURN(string(raw), p.res); class == urnKnown || class == urnLegacy {
 			// the whole word is a schema URN
@@ -518,6 +518,13 @@ func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *att
 			return path, nil, nil, false
 		}
 		i := strings.LastIndexByte(string(raw), ':')
+		if j := dottedURN(raw); j > 0 {
+			// Entra's customappsso job before 2018, and one downgraded to
+			// it, writes "URN.attribute" (entra.md §5): split at the dot,
+			// not inside the URN, and spell it with a colon.
+			i, dotted = j, true
+			p.legacyURN = true
+		}
 		urnText, rest = raw[:i], raw[i+1:]
 		u, class := canonicalURN(string(urnText), p.res)
 		p.noteURN(class)
@@ -552,7 +559,7 @@ func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *att
 	if string(name) != canonName || string(sub) != canonSub {
 		p.recased = true
 	}
-	if string(urnText) != canonURN || string(name) != canonName || string(sub) != canonSub {
+	if dotted || string(urnText) != canonURN || string(name) != canonName || string(sub) != canonSub {
 		text := canonName
 		if urnText != nil {
 			text = canonURN + ":" + text
@@ -608,6 +615,17 @@ func (p *filterParser) attrPath(parent *attrDef) (path AttrPath, attr, leaf *att
 		return path, attr, leaf, false
 	}
 	return path, attr, leaf, true
+}
+
+// dottedURN returns the length of the schema URN that raw starts with when
+// a "." follows it instead of ":", or 0.
+func dottedURN(raw []byte) int {
+	for _, u := range [...]string{URNUser, URNGroup, URNEnterpriseUser} {
+		if len(raw) > len(u) && raw[len(u)] == '.' && strings.EqualFold(string(raw[:len(u)]), u) {
+			return len(u)
+		}
+	}
+	return 0
 }
 
 // attrOrPlaceholder keeps the bracket context non-nil for unknown attributes,

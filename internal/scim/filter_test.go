@@ -25,6 +25,7 @@ func TestCanonicalFilter(t *testing.T) {
 		{`NOT (userName pr) OR (title sw "A" and active eq true)`, `not (userName pr) or (title sw "A" and active eq true)`},
 		{`urn:IETF:params:scim:schemas:extension:enterprise:2.0:User:EmployeeNumber eq "1"`, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1"`},
 		{`urn:scim:schemas:extension:enterprise:2.0:department eq "x"`, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x"`},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.employeeNumber eq "1"`, `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1"`},
 		{`customAttr eq "x" and meta.LastModified gt "2011-05-13T04:42:34Z"`, `customAttr eq "x" and meta.lastModified gt "2011-05-13T04:42:34Z"`},
 		{`userName  eq   "two  spaces"`, `userName  eq   "two  spaces"`},
 		{`members[value eq "a\"b"]`, `members[value eq "a\"b"]`},
@@ -96,6 +97,10 @@ func TestParsePath(t *testing.T) {
 		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager`, AttrPath{URN: URNEnterpriseUser, Name: "manager"}},
 		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0User:department`, AttrPath{URN: URNEnterpriseUser, Name: "department"}},
 		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`, AttrPath{URN: URNEnterpriseUser}},
+		// Entra's customappsso job before 2018 (and after a downgrade) wrote "." for ":" after the URN (entra.md §5).
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.department`, AttrPath{URN: URNEnterpriseUser, Name: "department"}},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager.value`, AttrPath{URN: URNEnterpriseUser, Name: "manager", Sub: "value"}},
+		{`urn:ietf:params:scim:schemas:core:2.0:User.name.givenName`, AttrPath{URN: URNUser, Name: "name", Sub: "givenName"}},
 		{`emails[type eq "work"].Value`, AttrPath{Name: "emails", Sub: "value"}},
 	} {
 		got, err := ParsePath(tc.in)

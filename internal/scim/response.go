@@ -23,7 +23,7 @@ const (
 	RewriteErrorBody       Rewrite = "error-body"              // error body wrapped into or completed as SCIM error JSON
 	RewriteCreated         Rewrite = "created-201"             // 200 on a create became 201
 	RewriteDeleted         Rewrite = "deleted-204"             // 200 on a DELETE became 204 without a body
-	RewritePaging          Rewrite = "paging"                  // paging fields made integers, missing Resources added
+	RewritePaging          Rewrite = "paging"                  // paging fields made integers, missing or null Resources made []
 	RewritePassword        Rewrite = "password-dropped"        // password removed from a returned resource
 	RewriteMembersExcluded Rewrite = "members-excluded"        // members removed because the request excluded them
 )
@@ -45,7 +45,8 @@ const (
 // ResponseContentType(d, Accept); success bodies of Users and Groups lose
 // legacy URNs and password, get integer paging fields, typed booleans and
 // the manager as an object, and lose members when the request said
-// excludedAttributes=members.
+// excludedAttributes=members; discovery answers (/Schemas, /ResourceTypes,
+// /ServiceProviderConfig) lose null members.
 func NormalizeResponse(d Dialect, req Request, resp Response) (Response, []Rewrite) {
 	if d == Off {
 		return resp, nil
@@ -65,7 +66,7 @@ func NormalizeResponse(d Dialect, req Request, resp Response) (Response, []Rewri
 		return Response{Status: http.StatusOK, ContentType: media, Body: emptyList(req.RawQuery)}, n.rw
 	case resp.Status >= 400:
 		var changed bool
-		out.Body, changed = errorBody(resp)
+		out.Body, changed = errorBody(resp, impliedScimType(req.Method, collection && id == "", resp.Status))
 		if changed {
 			n.rw.add(RewriteErrorBody)
 		}
@@ -82,6 +83,8 @@ func NormalizeResponse(d Dialect, req Request, resp Response) (Response, []Rewri
 			break
 		}
 		out.Body = n.successBody(res, req.RawQuery, resp.Body)
+	case resp.Status >= 200 && resp.Status < 300 && isDiscovery(res):
+		out.Body = n.withoutNulls(resp.Body)
 	}
 	// The media type first: it is usually right already, and then the body
 	// need not be validated a second time.
@@ -135,18 +138,30 @@ func emptyList(rawQuery string) []byte {
 	return append(b, `,"itemsPerPage":0,"Resources":[]}`...)
 }
 
-// errorBody makes an error answer a SCIM error: a JSON error body gets the
-// Error URN, a string status and a detail where missing; anything else (text,
-// HTML, empty) is replaced, keeping a short text/plain message as detail.
-func errorBody(resp Response) ([]byte, bool) {
-	if root, ok := parseJSON(resp.Body); ok && root.kind == kindObject {
-		return completeError(root, resp)
+// impliedScimType is the scimType an error answer must carry when the
+// upstream named none: a create refused with 409 is "uniqueness" (RFC 7644
+// §3.3 says MUST; Entra's U-26 and G-11 expect it). Other errors have no
+// scimType to infer.
+func impliedScimType(method string, collection bool, status int) string {
+	if status == http.StatusConflict && method == http.MethodPost && collection {
+		return Uniqueness
 	}
-	e := &Error{Status: resp.Status, Detail: plainDetail(resp)}
+	return ""
+}
+
+// errorBody makes an error answer a SCIM error: a JSON error body gets the
+// Error URN, a string status, a detail and scimType (when not "") where
+// missing; anything else (text, HTML, empty) is replaced, keeping a short
+// text/plain message as detail.
+func errorBody(resp Response, scimType string) ([]byte, bool) {
+	if root, ok := parseJSON(resp.Body); ok && root.kind == kindObject {
+		return completeError(root, resp, scimType)
+	}
+	e := &Error{Status: resp.Status, ScimType: scimType, Detail: plainDetail(resp)}
 	return e.appendJSON(nil), true
 }
 
-func completeError(root *node, resp Response) ([]byte, bool) {
+func completeError(root *node, resp Response, scimType string) ([]byte, bool) {
 	changed := false
 	if s := root.get("schemas"); s == nil || s.kind != kindArray {
 		if i := root.field("schemas"); i >= 0 {
@@ -169,6 +184,13 @@ func completeError(root *node, resp Response) ([]byte, bool) {
 			root.remove(i)
 		}
 		root.members = append(root.members, member{key: "detail", val: newString(http.StatusText(resp.Status))})
+		changed = true
+	}
+	if t := root.get("scimType"); scimType != "" && (t == nil || t.kind != kindString || t.str == "") {
+		if i := root.field("scimType"); i >= 0 {
+			root.remove(i)
+		}
+		root.members = append(root.members, member{key: "scimType", val: newString(scimType)})
 		changed = true
 	}
 	if !changed {
@@ -208,6 +230,13 @@ func (n *normalizer) successBody(res Resource, rawQuery string, body []byte) []b
 			i = len(root.members) - 1
 		}
 		changed = n.renamed(root, i, "Resources", RewritePaging)
+		if root.members[i].val.kind == kindNull {
+			// null is an absent list (RFC 7643 §2.5), which Entra's Test
+			// Connection must get as [] like a missing one.
+			root.members[i].val = &node{kind: kindArray}
+			n.rw.add(RewritePaging)
+			changed = true
+		}
 		for _, key := range [...]string{"totalResults", "startIndex", "itemsPerPage"} {
 			changed = n.integer(root, key) || changed
 		}
@@ -223,6 +252,56 @@ func (n *normalizer) successBody(res Resource, rawQuery string, body []byte) []b
 		return body
 	}
 	return appendJSON(make([]byte, 0, len(body)), root)
+}
+
+func isDiscovery(res Resource) bool {
+	return res == SchemasEndpoint || res == ResourceTypes || res == ServiceProviderConfig
+}
+
+// withoutNulls drops null members and list elements at any depth of a
+// discovery answer: Entra reads /Schemas when an admin edits the mappings
+// and expects no null-valued properties (S-01), which serializers of
+// optional fields (description, subAttributes …) often write; null is
+// "unassigned" anyway (RFC 7643 §2.5).
+func (n *normalizer) withoutNulls(body []byte) []byte {
+	if !bytes.Contains(body, []byte("null")) {
+		return body
+	}
+	root, ok := parseJSON(body)
+	if !ok || !dropNulls(root) {
+		return body
+	}
+	n.rw.add(RewriteNullDropped)
+	return appendJSON(make([]byte, 0, len(body)), root)
+}
+
+func dropNulls(v *node) bool {
+	changed := false
+	switch v.kind {
+	case kindObject:
+		kept := v.members[:0]
+		for _, m := range v.members {
+			if m.val.kind == kindNull {
+				changed = true
+				continue
+			}
+			changed = dropNulls(m.val) || changed
+			kept = append(kept, m)
+		}
+		v.members = kept
+	case kindArray:
+		kept := v.elems[:0]
+		for _, e := range v.elems {
+			if e.kind == kindNull {
+				changed = true
+				continue
+			}
+			changed = dropNulls(e) || changed
+			kept = append(kept, e)
+		}
+		v.elems = kept
+	}
+	return changed
 }
 
 func isListResponse(root *node) bool {

@@ -49,6 +49,11 @@ type Options struct {
 	// 60 s codes, 90-day refresh families, no grace. Without it the
 	// authorization server issues client_credentials tokens only.
 	AuthorizationCode bool
+	// Now is the clock of the authorization server, the gateway, their
+	// rate limiters and the key ring (time.Now). A testkit.Clock that runs
+	// on real time lets a test move an hour on without waiting, while the
+	// store's own TTLs stay no stricter than the code's checks.
+	Now func() time.Time
 }
 
 // Stack is a running public listener and the services behind it.
@@ -74,7 +79,7 @@ func Start(t testing.TB, o Options) *Stack {
 	s := &Stack{Audit: &testkit.SyncBuffer{}}
 	// 64 KiB instead of secret.DefaultPasswordParams' 64 MiB keeps sign-ins cheap.
 	s.Credentials = credentials.New(kv, hasher, credentials.Options{PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
-	s.Keys, err = keys.New(kv, master, keys.Options{Leeway: Leeway, MinRefetch: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	s.Keys, err = keys.New(kv, master, keys.Options{Leeway: Leeway, MinRefetch: time.Millisecond, Clock: o.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,9 +88,9 @@ func Start(t testing.TB, o Options) *Stack {
 	}
 	t.Cleanup(s.Keys.Close)
 	s.Revocations = denylist.New(kv, denylist.Options{NegativeTTL: 5 * time.Second})
-	deps := authserver.Deps{Clients: s.Credentials, Keys: s.Keys, Revocations: s.Revocations, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{})}
+	deps := authserver.Deps{Clients: s.Credentials, Keys: s.Keys, Revocations: s.Revocations, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{Now: o.Now})}
 	if o.AuthorizationCode {
-		if deps.Grants, err = grants.New(kv, grants.Options{}); err != nil {
+		if deps.Grants, err = grants.New(kv, grants.Options{Now: o.Now}); err != nil {
 			t.Fatal(err)
 		}
 		deps.Admins, deps.Directory = s.Credentials, s.Credentials
@@ -101,7 +106,7 @@ func Start(t testing.TB, o Options) *Stack {
 	as, err := authserver.New(authserver.Config{
 		Issuer: s.URL, Leeway: Leeway,
 		FailuresPerClient: ratelimit.PerWindow(10, time.Minute), FailuresPerIP: ratelimit.PerWindow(30, time.Minute),
-		Audit: auditLog,
+		Audit: auditLog, Now: o.Now,
 	}, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +117,7 @@ func Start(t testing.TB, o Options) *Stack {
 		Gateway:   o.Gateway,
 		Limits:    o.Limits,
 		StatusTTL: o.StatusTTL,
+		Now:       o.Now,
 		Audit:     auditLog,
 	}, gateway.Deps{Keys: s.Keys, Credentials: s.Credentials, Revocations: s.Revocations})
 	if err != nil {

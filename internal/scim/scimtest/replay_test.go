@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,10 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/scimgate/scimgate/authserver"
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/scim"
@@ -45,15 +50,26 @@ type replayer struct {
 
 // gatewayPath is a running gateway in front of the replayer's upstream.
 type gatewayPath struct {
-	base   string // the SCIM base URL the provider was given
-	apiKey string
+	base          string // the SCIM base URL the provider was given
+	authorization string // the provider's Authorization value
 }
 
+// credential is how a provider authenticates at the gateway.
+type credential uint8
+
+const (
+	// apiKey: OneLogin, Okta's bearer modes, Entra's Secret Token.
+	apiKey credential = iota
+	// clientCredentials: Entra's OAuth2 client credentials, a token from
+	// the token endpoint with the secret in HTTP Basic.
+	clientCredentials
+)
+
 // forEachPath replays a sequence through the normalizer alone and through
-// the real gateway, each into a fresh strict upstream.
-func forEachPath(t *testing.T, d scim.Dialect, header http.Header, replay func(*testing.T, *replayer)) {
+// the real gateway, reached with cred, each into a fresh strict upstream.
+func forEachPath(t *testing.T, d scim.Dialect, header http.Header, cred credential, replay func(*testing.T, *replayer)) {
 	t.Run("normalizer", func(t *testing.T) { replay(t, newReplayer(t, d, header)) })
-	t.Run("gateway", func(t *testing.T) { replay(t, newGatewayReplayer(t, d, header)) })
+	t.Run("gateway", func(t *testing.T) { replay(t, newGatewayReplayer(t, d, header, cred)) })
 }
 
 func newReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
@@ -61,9 +77,9 @@ func newReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
 }
 
 // newGatewayReplayer serves the strict upstream behind the real gateway, on
-// a route whose dialect is d, and authenticates with an API key of tenant
-// acme — as OneLogin does, and Entra with a Secret Token.
-func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
+// a route whose dialect is d, and authenticates with a credential of tenant
+// acme.
+func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header, cred credential) *replayer {
 	r := newReplayer(t, d, header)
 	up := httptest.NewServer(r.srv)
 	t.Cleanup(up.Close)
@@ -78,11 +94,27 @@ func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header) *repla
 	if _, err := stack.Credentials.CreateTenant(ctx, "acme", "Acme"); err != nil {
 		t.Fatal(err)
 	}
-	key, plain, err := stack.Credentials.CreateAPIKey(ctx, credentials.APIKeySpec{TenantID: "acme", Name: "provider", Audiences: []string{stack.URL + "/scim/v2"}})
-	if err != nil {
-		t.Fatal(err)
+	audiences := []string{stack.URL + "/scim/v2"}
+	r.gateway = &gatewayPath{base: stack.URL + "/scim/v2"}
+	switch cred {
+	case apiKey:
+		key, plain, err := stack.Credentials.CreateAPIKey(ctx, credentials.APIKeySpec{TenantID: "acme", Name: "provider", Audiences: audiences})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.client, r.gateway.authorization = key.ID, "Bearer "+plain
+	case clientCredentials:
+		c, secret, err := stack.Credentials.CreateClient(ctx, credentials.ClientSpec{TenantID: "acme", Name: "Entra", Kind: credentials.KindEntra, Audiences: audiences})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := clientcredentials.Config{ClientID: c.ID, ClientSecret: secret, TokenURL: stack.URL + authserver.TokenPath, AuthStyle: oauth2.AuthStyleInHeader}
+		tok, err := cc.Token(ctx)
+		if err != nil {
+			t.Fatalf("token endpoint: %v", err)
+		}
+		r.client, r.gateway.authorization = c.ID, "Bearer "+tok.AccessToken
 	}
-	r.client, r.gateway = key.ID, &gatewayPath{base: stack.URL + "/scim/v2", apiKey: plain}
 	return r
 }
 
@@ -174,7 +206,7 @@ func (r *replayer) throughGateway(req scim.Request) (int, []byte) {
 		r.t.Fatal(err)
 	}
 	hr.Header = req.Header.Clone()
-	hr.Header.Set("Authorization", "Bearer "+r.gateway.apiKey)
+	hr.Header.Set("Authorization", r.gateway.authorization)
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
 		r.t.Fatal(err)
@@ -241,9 +273,10 @@ func entraUser(name, external string) string {
 }
 
 // TestReplayEntraDefaultJob plays SC-01 to SC-05 of entra.md with the
-// default (non-flag) job, route dialect entra.
+// default (non-flag) job, route dialect entra, connected with OAuth2 client
+// credentials (SC-01 starts with A-01).
 func TestReplayEntraDefaultJob(t *testing.T) {
-	forEachPath(t, scim.Entra, http.Header{}, replayEntraDefaultJob)
+	forEachPath(t, scim.Entra, http.Header{}, clientCredentials, replayEntraDefaultJob)
 }
 
 func replayEntraDefaultJob(t *testing.T, r *replayer) {
@@ -346,7 +379,7 @@ func replayEntraDefaultJob(t *testing.T, r *replayer) {
 // TestReplayEntraFlagJob plays the aadOptscim062020 job and the SCIM
 // Validator's lower-case requests with dialect auto.
 func TestReplayEntraFlagJob(t *testing.T) {
-	forEachPath(t, scim.Auto, http.Header{}, replayEntraFlagJob)
+	forEachPath(t, scim.Auto, http.Header{}, apiKey, replayEntraFlagJob)
 }
 
 func replayEntraFlagJob(t *testing.T, r *replayer) {
@@ -385,7 +418,7 @@ func replayEntraFlagJob(t *testing.T, r *replayer) {
 // TestReplayOkta plays okta.md §7.3–§7.5: assignment, profile PUT,
 // (de)activation, password, and group push; Okta never deletes users.
 func TestReplayOkta(t *testing.T) {
-	forEachPath(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}}, replayOkta)
+	forEachPath(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}}, apiKey, replayOkta)
 }
 
 func replayOkta(t *testing.T, r *replayer) {
@@ -466,7 +499,7 @@ func replayOkta(t *testing.T, r *replayer) {
 
 // TestReplayOneLogin plays onelogin.md §6 with route dialect onelogin.
 func TestReplayOneLogin(t *testing.T) {
-	forEachPath(t, scim.OneLogin, http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}}, replayOneLogin)
+	forEachPath(t, scim.OneLogin, http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}}, apiKey, replayOneLogin)
 }
 
 func replayOneLogin(t *testing.T, r *replayer) {
@@ -542,5 +575,214 @@ func TestStrictUpstreamRejectsRawProviderRequests(t *testing.T) {
 		if w.Code != 400 {
 			t.Errorf("raw %s: %d", body, w.Code)
 		}
+	}
+}
+
+// TestReplayEntraVectors plays the vectors of entra.md §11 that the cycles
+// above leave out, each with its expected effect on the strict upstream:
+// with dialect auto (the route default) and no Accept header, as Entra
+// sends, and with the Accept values §11 also asks for (*/* on a route of
+// dialect entra, application/scim+json).
+func TestReplayEntraVectors(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		dialect scim.Dialect
+		header  http.Header
+		cred    credential
+	}{
+		{"auto, client credentials", scim.Auto, http.Header{}, clientCredentials},
+		{"entra, Secret Token, Accept */*", scim.Entra, http.Header{"Accept": {"*/*"}}, apiKey},
+		{"auto, Secret Token, Accept scim+json", scim.Auto, http.Header{"Accept": {"application/scim+json"}}, apiKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) { forEachPath(t, tc.dialect, tc.header, tc.cred, replayEntraVectors) })
+	}
+}
+
+func replayEntraVectors(t *testing.T, r *replayer) {
+	const (
+		userName = "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee"
+		external = "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"
+		u01      = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","` + ent + `"],"externalId":"` + external + `","userName":"` + userName + `","active":true,` +
+			`"emails":[{"primary":true,"type":"work","value":"Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com"}],"meta":{"resourceType":"User"},` +
+			`"name":{"formatted":"givenName familyName","familyName":"familyName","givenName":"givenName"},"roles":[]}`
+	)
+	// get reads the user back after the vector id changed it.
+	get := func(id string, check func(t *testing.T, u map[string]any)) step {
+		return step{id: id + " get", method: "GET", path: "/Users/{uid}", want: ok, check: check}
+	}
+	emptyList := func(t *testing.T, b map[string]any) {
+		t.Helper()
+		if l, isList := b["Resources"].([]any); b["totalResults"] != 0.0 || !isList || len(l) != 0 ||
+			!slices.Equal(b["schemas"].([]any), []any{scim.URNListResponse}) {
+			t.Fatalf("not an empty ListResponse: %v", b)
+		}
+	}
+	scimError := func(status string) func(t *testing.T, b map[string]any) {
+		return func(t *testing.T, b map[string]any) {
+			t.Helper()
+			if b["status"] != status || b["detail"] == "" || !slices.Equal(b["schemas"].([]any), []any{scim.URNError}) {
+				t.Fatalf("not a SCIM error %s: %v", status, b)
+			}
+		}
+	}
+	r.run(
+		step{id: "C-02", method: "GET", path: "/Users", query: `filter=userName+eq+"` + guid + `"`, want: ok, check: emptyList},
+		step{id: "C-04", method: "GET", path: "/Groups", query: "filter=displayName+eq+%22" + guid + "%22", want: ok, check: emptyList},
+		step{id: "C-05", method: "GET", path: "/Users", query: "filter=externalId+eq+%22" + guid + "%22", want: ok, check: emptyList},
+		step{id: "U-01", method: "POST", path: "/Users", body: u01, want: created, save: "uid", check: func(t *testing.T, b map[string]any) {
+			if b["externalId"] != external || b["userName"] != userName || b["active"] != true || b["meta"].(map[string]any)["resourceType"] != "User" {
+				t.Fatalf("U-01 answer %v", b)
+			}
+		}},
+		step{id: "U-02", method: "GET", path: "/Users", query: "filter=userName+eq+%22" + userName + "%22", want: ok, check: func(t *testing.T, b map[string]any) {
+			if b["totalResults"] != 1.0 || b["startIndex"] != 1.0 || b["Resources"].([]any)[0].(map[string]any)["id"] != r.vars["uid"] {
+				t.Fatalf("U-02 %v", b)
+			}
+		}},
+		step{id: "U-03", method: "GET", path: "/Users", query: "filter=userName+eq+%22" + strings.ToUpper(userName) + "%22", want: ok, check: total(1)},
+		step{id: "U-04", method: "GET", path: "/Users", query: "filter=externalId+eq+%22" + external + "%22", want: ok, check: total(1)},
+		step{id: "U-04 externalId is caseExact", method: "GET", path: "/Users", query: "filter=externalId+eq+%22" + strings.ToUpper(external) + "%22", want: ok, check: total(0)},
+		step{id: "U-05", method: "GET", path: "/Users", query: "filter=emails%5Btype+eq+%22work%22%5D.value+eq+%22Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff%40testuser.com%22", want: ok, check: total(1)},
+		step{id: "U-06", method: "GET", path: "/Users", query: "filter=userName+eq+%22non-existent+user%22", want: ok, check: emptyList},
+		step{id: "U-07", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
+			if b["id"] != r.vars["uid"] || !slices.Contains(b["schemas"].([]any), any(scim.URNUser)) {
+				t.Fatalf("U-07 %v", b)
+			}
+		}},
+		step{id: "U-08", method: "GET", path: "/Users/5171a35d82074e068ce2", want: []int{404}, check: scimError("404")},
+		step{id: "U-09", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"emails[type eq \"work\"].value","value":"updatedEmail@microsoft.com"},{"op":"Replace","path":"name.familyName","value":"updatedFamilyName"}]}`, want: okOrNoContent},
+		get("U-09", func(t *testing.T, u map[string]any) {
+			n := u["name"].(map[string]any)
+			if e := u["emails"].([]any); len(e) != 1 || e[0].(map[string]any)["value"] != "updatedEmail@microsoft.com" || n["familyName"] != "updatedFamilyName" || n["givenName"] != "givenName" {
+				t.Fatalf("after U-09 %v", u)
+			}
+		}),
+		step{id: "U-09F", method: "PATCH", path: "/Users/{uid}", query: "aadOptscim062020", body: pop + `{"op":"replace","path":"emails[type eq \"work\"].value","value":"updatedEmail2@microsoft.com"},{"op":"replace","path":"name.familyName","value":"updatedFamilyName2"}]}`, want: okOrNoContent},
+		step{id: "U-10", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"userName","value":"5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com"}]}`, want: okOrNoContent},
+		step{id: "U-10 filter", method: "GET", path: "/Users", query: "filter=userName+eq+%225b50642d-79fc-4410-9e90-4c077cdd1a59%40testuser.com%22", want: ok, check: total(1)},
+		step{id: "U-12", method: "PATCH", path: "/Users/{uid}", body: `{"Operations":[{"op":"Replace","path":"active","value":false}],"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}`, want: okOrNoContent},
+		get("U-12", func(t *testing.T, u map[string]any) {
+			if u["active"] != false {
+				t.Fatalf("after U-12 %v", u)
+			}
+		}),
+		step{id: "U-15F", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","path":"active","value":true}]}`, want: okOrNoContent},
+		step{id: "U-14", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"active","value":"false"}]}`, want: okOrNoContent},
+		step{id: "U-14 filter still finds the disabled user", method: "GET", path: "/Users", query: "filter=externalId+eq+%22" + external + "%22", want: ok, check: func(t *testing.T, b map[string]any) {
+			if b["totalResults"] != 1.0 || b["Resources"].([]any)[0].(map[string]any)["active"] != false {
+				t.Fatalf("after U-14 %v", b)
+			}
+		}},
+		step{id: "U-16", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Add","path":"nickName","value":"Babs"}]}`, want: okOrNoContent},
+		step{id: "U-16F", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"add","path":"nickName","value":"Babs"}]}`, want: okOrNoContent},
+		step{id: "U-18", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"emails[type eq \"work\"].value","value":"AdeleV2@REDACTED.onmicrosoft.com"},{"op":"Replace","path":"addresses[type eq \"work\"].formatted","value":"18/2111"},{"op":"Add","path":"` + ent + `:department","value":"Retail"}]}`, want: okOrNoContent},
+		get("U-18", func(t *testing.T, u map[string]any) {
+			a, _ := u["addresses"].([]any)
+			if u["nickName"] != "Babs" || u["active"] != false || len(a) != 1 || a[0].(map[string]any)["formatted"] != "18/2111" || a[0].(map[string]any)["type"] != "work" ||
+				u[ent].(map[string]any)["department"] != "Retail" || u["emails"].([]any)[0].(map[string]any)["value"] != "AdeleV2@REDACTED.onmicrosoft.com" {
+				t.Fatalf("after U-16, U-18 %v", u)
+			}
+		}),
+		step{id: "U-01 manager", method: "POST", path: "/Users", body: entraUser("Manager_1", "m1"), want: created, save: "mid"},
+		step{id: "U-01 manager 2", method: "POST", path: "/Users", body: entraUser("Manager_2", "m2"), want: created, save: "mid2"},
+		step{id: "U-21", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Add","path":"` + ent + `:manager","value":"{mid}"}]}`, want: okOrNoContent},
+		step{id: "U-22", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"` + ent + `:manager","value":{"value":"{mid2}"}}]}`, want: okOrNoContent},
+		get("U-22", func(t *testing.T, u map[string]any) {
+			if m, _ := u[ent].(map[string]any)["manager"].(map[string]any); m["value"] != r.vars["mid2"] {
+				t.Fatalf("after U-22 %v", u)
+			}
+		}),
+		step{id: "U-23a", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Remove","path":"` + ent + `:manager"}]}`, want: okOrNoContent},
+		get("U-23a", func(t *testing.T, u map[string]any) {
+			if _, has := u[ent].(map[string]any)["manager"]; has {
+				t.Fatalf("after U-23a %v", u)
+			}
+		}),
+		step{id: "V-01", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"userName":"emilio@hermann.uk"}}]}`, want: okOrNoContent},
+		step{id: "V-01 filter", method: "GET", path: "/Users", query: `filter=userName+eq+"emilio@hermann.uk"`, want: ok, check: total(1)},
+		step{id: "V-02", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","path":"emails[type eq \"work\"].value","value":"lilian.graham@millszboncak.ca"},{"op":"replace","path":"phoneNumbers[type eq \"work\"].value","value":"07-272-0828"},{"op":"replace","path":"addresses[type eq \"work\"].streetAddress","value":"2809 Johns Walk"},{"op":"replace","path":"addresses[type eq \"work\"].locality","value":"KMYVNUJVVZWC"}]}`, want: okOrNoContent},
+		get("V-02", func(t *testing.T, u map[string]any) {
+			a := u["addresses"].([]any)
+			p := u["phoneNumbers"].([]any)
+			if len(a) != 1 || a[0].(map[string]any)["streetAddress"] != "2809 Johns Walk" || a[0].(map[string]any)["locality"] != "KMYVNUJVVZWC" || a[0].(map[string]any)["formatted"] != "18/2111" ||
+				len(p) != 1 || p[0].(map[string]any)["value"] != "07-272-0828" || len(u["emails"].([]any)) != 1 {
+				t.Fatalf("after V-02 %v", u)
+			}
+			for k := range u {
+				if strings.ContainsAny(k, "[.") && !strings.HasPrefix(k, "urn:") {
+					t.Fatalf("literal key %q in %v", k, u)
+				}
+			}
+		}),
+		step{id: "V-08", method: "DELETE", path: "/Users/00000000-0000-0000-0000-000000000000", want: []int{404}, check: scimError("404")},
+		step{id: "U-26", method: "POST", path: "/Users", body: strings.ReplaceAll(u01, userName, "emilio@hermann.uk"), want: []int{409}, check: func(t *testing.T, b map[string]any) {
+			if b["scimType"] != "uniqueness" || b["detail"] == "" || b["status"] != "409" {
+				t.Fatalf("U-26 %v", b)
+			}
+		}},
+		step{id: "G-01", method: "POST", path: "/Groups", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group","http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"externalId":"8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159","displayName":"displayName","meta":{"resourceType":"Group"}}`, want: created, save: "gid", check: func(t *testing.T, b map[string]any) {
+			if b["externalId"] != "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159" || b["displayName"] != "displayName" {
+				t.Fatalf("G-01 %v", b)
+			}
+		}},
+		step{id: "G-04", method: "GET", path: "/Groups", query: "excludedAttributes=members&filter=displayName+eq+%22DISPLAYNAME%22", want: ok, check: total(1)},
+		step{id: "V-04", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"replace","value":{"externalId":"663fa3a8-e2b6-4ac0-96c8-363432cdc01d"}}]}`, want: okOrNoContent},
+		step{id: "G-06", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"Add","path":"members","value":[{"$ref":null,"value":"{mid}"}]}]}`, want: okOrNoContent},
+		step{id: "V-05", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"replace","path":"members","value":[{"value":"{uid}"}]}]}`, want: okOrNoContent},
+		step{id: "G-11", method: "POST", path: "/Groups", body: `{"displayName":"ZGHZBQHCAPZU","externalId":"087af0b9-d1e1-480d-acb8-03ceaa8ea85b","schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"]}`, want: created},
+		step{id: "G-11 again", method: "POST", path: "/Groups", body: `{"displayName":"ZGHZBQHCAPZU","externalId":"087af0b9-d1e1-480d-acb8-03ceaa8ea85b","schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"]}`, want: []int{409}, check: scimError("409")},
+		step{id: "S-01", method: "GET", path: "/Schemas", want: ok, check: func(t *testing.T, b map[string]any) {
+			var ids []any
+			for _, s := range b["Resources"].([]any) {
+				ids = append(ids, s.(map[string]any)["id"])
+			}
+			for _, want := range []string{scim.URNUser, scim.URNGroup, scim.URNEnterpriseUser} {
+				if !slices.Contains(ids, any(want)) {
+					t.Fatalf("S-01: %s missing from %v", want, ids)
+				}
+			}
+			if raw, _ := json.Marshal(b); strings.Contains(string(raw), ":null") {
+				t.Fatalf("S-01: null-valued property in %s", raw)
+			}
+		}},
+		step{id: "S-02", method: "GET", path: "/ServiceProviderConfig", want: ok, check: func(t *testing.T, b map[string]any) {
+			if b["patch"].(map[string]any)["supported"] != true {
+				t.Fatalf("S-02 %v", b)
+			}
+		}},
+		step{id: "S-03", method: "GET", path: "/ResourceTypes", want: ok, check: func(t *testing.T, b map[string]any) {
+			if !slices.Equal(b["schemas"].([]any), []any{scim.URNListResponse}) {
+				t.Fatalf("S-03 %v", b)
+			}
+		}},
+	)
+	if got := members(r, "gid"); !slices.Equal(got, []string{r.vars["uid"]}) {
+		t.Fatalf("after V-05 members = %v", got)
+	}
+	if g := r.final(scim.Groups)[r.vars["gid"]]; g["externalId"] != "663fa3a8-e2b6-4ac0-96c8-363432cdc01d" {
+		t.Fatalf("after V-04 group %v", g)
+	}
+	// U-27: at least 11 users, paged by 5.
+	for i := range 8 {
+		r.run(step{id: "U-27 user", method: "POST", path: "/Users", body: entraUser(fmt.Sprintf("Page_User_%d", i), fmt.Sprintf("p%d", i)), want: created})
+	}
+	seen := map[any]bool{}
+	for _, start := range []int{1, 6, 11} {
+		r.run(step{id: "U-27", method: "GET", path: "/Users", query: fmt.Sprintf("startIndex=%d&count=5", start), want: ok, check: func(t *testing.T, b map[string]any) {
+			l := b["Resources"].([]any)
+			if b["startIndex"] != float64(start) || b["itemsPerPage"] != float64(len(l)) || len(l) > 5 || b["totalResults"].(float64) < 11 {
+				t.Fatalf("U-27 page %d: %v", start, b)
+			}
+			for _, u := range l {
+				id := u.(map[string]any)["id"]
+				if seen[id] {
+					t.Fatalf("U-27: %v on two pages", id)
+				}
+				seen[id] = true
+			}
+		}})
+	}
+	if len(seen) != 11 {
+		t.Fatalf("U-27: %d users over three pages, want 11", len(seen))
 	}
 }
