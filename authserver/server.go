@@ -223,6 +223,9 @@ func (s *Server) Register(r *mux.Router) {
 	}
 	r.HandleFunc(s.issuerPath+IntrospectPath, s.handleIntrospect)
 	r.HandleFunc(s.issuerPath+RevokePath, s.handleRevoke)
+	for _, ep := range [...]struct{ name, path string }{{"token", TokenPath}, {"introspection", IntrospectPath}, {"revocation", RevokePath}} {
+		r.PathPrefix(s.issuerPath + ep.path + "/").Handler(s.endpointNotFound(ep.name, ep.path))
+	}
 	r.HandleFunc(metadataPath+s.issuerPath, s.handleMetadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc(s.issuerPath+JWKSPath, s.handleJWKS).Methods(http.MethodGet, http.MethodHead)
 }

@@ -232,6 +232,7 @@ func TestTokenEndpointChecklist(t *testing.T) {
 		hdr    map[string]string
 		status int
 		err    string
+		desc   string // part of error_description
 		scope  string
 	}{
 		{name: "A2 basic", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 200, scope: "scim.full"},
@@ -265,6 +266,12 @@ func TestTokenEndpointChecklist(t *testing.T) {
 		{name: "bearer instead of basic", form: ccForm(), hdr: map[string]string{"Authorization": "Bearer x"}, status: 400, err: "invalid_request"},
 		{name: "broken basic", form: ccForm(), hdr: map[string]string{"Authorization": "Basic !!!"}, status: 400, err: "invalid_request"},
 		{name: "basic with bad percent-encoding", form: ccForm(), hdr: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("%zz:x"))}, status: 400, err: "invalid_request"},
+		// A trailing slash typed into Okta's "Token endpoint" field: an
+		// RFC 6749 error naming the endpoint, not the gateway's SCIM 404.
+		{name: "token endpoint with a trailing slash", path: TokenPath + "/", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: "token endpoint is " + e.url + TokenPath + " exactly"},
+		{name: "path under the token endpoint", path: TokenPath + "/x", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
+		{name: "introspection endpoint with a trailing slash", path: IntrospectPath + "/", form: url.Values{"token": {"x"}}, hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + IntrospectPath + " exactly"},
+		{name: "revocation endpoint with a trailing slash", path: RevokePath + "/", form: url.Values{"token": {"x"}}, hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + RevokePath + " exactly"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tc.path
@@ -281,6 +288,9 @@ func TestTokenEndpointChecklist(t *testing.T) {
 			if tc.err != "" {
 				if body["error"] != tc.err {
 					t.Fatalf("error %v, want %s", body["error"], tc.err)
+				}
+				if d, _ := body["error_description"].(string); !strings.Contains(d, tc.desc) {
+					t.Fatalf("error_description %q, want it to contain %q", d, tc.desc)
 				}
 				for k := range body { // A11: only RFC fields
 					if k != "error" && k != "error_description" && k != "error_uri" {
