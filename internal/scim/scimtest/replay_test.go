@@ -510,6 +510,12 @@ func replayOneLogin(t *testing.T, r *replayer) {
 		step{id: "L12", method: "GET", path: "/Users", query: "count=100&startIndex=1", want: ok, check: total(3)},
 		// the template with no enterprise attribute mapped: nothing of the
 		// extension is left to forward
+		// the template for a user without an email: no email without an address is stored
+		step{id: "L5 no email mapped", method: "POST", path: "/Users", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"noemail@example.com","emails":[{"value":"","type":"work","primary":true}]}`, want: []int{200, 201}, check: func(t *testing.T, b map[string]any) {
+			if b["emails"] != nil {
+				t.Fatalf("emails %v", b["emails"])
+			}
+		}},
 		step{id: "L6 blank extension", method: "POST", path: "/Users", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","` + ent + `"],"userName":"blank@example.com","` + ent + `":{"organization":"","department":"","manager":{"value":"","displayName":" "}}}`, want: []int{200, 201}, check: func(t *testing.T, b map[string]any) {
 			if b[ent] != nil {
 				t.Fatalf("extension %v", b[ent])
