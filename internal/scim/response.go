@@ -65,7 +65,7 @@ func NormalizeResponse(d Dialect, req Request, resp Response) (Response, []Rewri
 		return Response{Status: http.StatusOK, ContentType: media, Body: emptyList(req.RawQuery)}, n.rw
 	case resp.Status >= 400:
 		var changed bool
-		out.Body, changed = errorBody(resp)
+		out.Body, changed = errorBody(resp, defaultScimType(req.Method, resp.Status, collection))
 		if changed {
 			n.rw.add(RewriteErrorBody)
 		}
@@ -135,18 +135,32 @@ func emptyList(rawQuery string) []byte {
 	return append(b, `,"itemsPerPage":0,"Resources":[]}`...)
 }
 
-// errorBody makes an error answer a SCIM error: a JSON error body gets the
-// Error URN, a string status and a detail where missing; anything else (text,
-// HTML, empty) is replaced, keeping a short text/plain message as detail.
-func errorBody(resp Response) ([]byte, bool) {
-	if root, ok := parseJSON(resp.Body); ok && root.kind == kindObject {
-		return completeError(root, resp)
+// defaultScimType is the scimType an error answer must carry when the
+// upstream gave none: RFC 7644 §3.3 requires "uniqueness" on a 409 to a
+// create (the duplicate user of Okta's U3, whose own example error has no
+// scimType), and §3.12 defines no other scimType for 409, to a PUT or a
+// PATCH either. Entra reads it to tell a duplicate from a failure.
+func defaultScimType(method string, status int, collection bool) string {
+	if status == http.StatusConflict && collection &&
+		(method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) {
+		return Uniqueness
 	}
-	e := &Error{Status: resp.Status, Detail: plainDetail(resp)}
+	return ""
+}
+
+// errorBody makes an error answer a SCIM error: a JSON error body gets the
+// Error URN, a string status, a detail and scimType (when one is due)
+// where missing; anything else (text, HTML, empty) is replaced, keeping a
+// short text/plain message as detail.
+func errorBody(resp Response, scimType string) ([]byte, bool) {
+	if root, ok := parseJSON(resp.Body); ok && root.kind == kindObject {
+		return completeError(root, resp, scimType)
+	}
+	e := &Error{Status: resp.Status, ScimType: scimType, Detail: plainDetail(resp)}
 	return e.appendJSON(nil), true
 }
 
-func completeError(root *node, resp Response) ([]byte, bool) {
+func completeError(root *node, resp Response, scimType string) ([]byte, bool) {
 	changed := false
 	if s := root.get("schemas"); s == nil || s.kind != kindArray {
 		if i := root.field("schemas"); i >= 0 {
@@ -169,6 +183,13 @@ func completeError(root *node, resp Response) ([]byte, bool) {
 			root.remove(i)
 		}
 		root.members = append(root.members, member{key: "detail", val: newString(http.StatusText(resp.Status))})
+		changed = true
+	}
+	if t := root.get("scimType"); scimType != "" && (t == nil || t.kind != kindString || t.str == "") {
+		if i := root.field("scimType"); i >= 0 {
+			root.remove(i)
+		}
+		root.members = append(root.members, member{key: "scimType", val: newString(scimType)})
 		changed = true
 	}
 	if !changed {
