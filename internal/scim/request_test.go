@@ -307,6 +307,13 @@ func TestContentType(t *testing.T) {
 			t.Errorf("%q: %+v, %v", ct, got, err)
 		}
 	}
+	// Two Content-Types (a custom header beside the client's own) are not
+	// the canonical one, even when the first is.
+	two := http.Header{"Content-Type": {MediaTypeSCIM, "application/json"}}
+	if got, err := NormalizeRequest(OneLogin, Request{Method: "POST", Path: "/Groups", Header: two, Body: body}); err != nil ||
+		got.ContentType != MediaTypeSCIM || !reflect.DeepEqual(got.Rewrites, []Rewrite{RewriteContentType}) {
+		t.Errorf("two Content-Types: %+v, %v", got, err)
+	}
 	got, _ := NormalizeRequest(Okta, Request{Method: "GET", Path: "/Groups", Header: http.Header{}})
 	if got.ContentType != "" {
 		t.Errorf("GET got content type %q", got.ContentType)
