@@ -457,6 +457,9 @@ func replayOkta(t *testing.T, r *replayer) {
 		step{id: "G10", method: "PUT", path: "/Groups/{gid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"{gid}","displayName":"Renamed","members":[{"value":"{uid}"}]}`, want: ok},
 		step{id: "G11", method: "DELETE", path: "/Groups/{gid}", want: []int{204}},
 		step{id: "G11 get", method: "GET", path: "/Groups/{gid}", want: []int{404}},
+		// a rename that normalizes to nothing still reaches the upstream,
+		// which knows the group is gone
+		step{id: "G3 after G11", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"replace","value":{"id":"{gid}"}}]}`, want: []int{404}},
 	)
 	u := r.final(scim.Users)[r.vars["uid"]]
 	if u["active"] != true || u["displayName"] != "A U" || u["name"].(map[string]any)["givenName"] != "A" || u["password"] != "N3w-Pass!" || len(r.final(scim.Groups)) != 0 {
