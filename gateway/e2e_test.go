@@ -346,7 +346,7 @@ func TestAuthorizationHeaderShapes(t *testing.T) {
 		challenge        string
 	}{
 		{"no credential", "", shared + "/Users", 401, `Bearer realm="scimgate"`},
-		{"Basic", "Basic dXNlcjpwYXNz", shared + "/Users", 401, `Bearer realm="scimgate"`},
+		{"Basic (Okta A3: not supported, README)", "Basic dXNlcjpwYXNz", shared + "/Users", 401, `Bearer realm="scimgate"`},
 		{"not a token", "Bearer not-a-token", shared + "/Users", 401, `Bearer realm="scimgate", error="invalid_token"`},
 		{"malformed", "Bearer a b", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`},
 		{"Bearer without a token", "Bearer ", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`},
