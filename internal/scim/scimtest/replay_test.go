@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+
+	"github.com/scimgate/scimgate/authserver"
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/scim"
@@ -45,15 +48,36 @@ type replayer struct {
 
 // gatewayPath is a running gateway in front of the replayer's upstream.
 type gatewayPath struct {
-	base   string // the SCIM base URL the provider was given
-	apiKey string
+	base          string // the SCIM base URL the provider was given
+	authorization string // the provider's Authorization header
 }
 
+// credential is how a provider authenticates to the gateway.
+type credential string
+
+const (
+	// bearerKey is Authorization: Bearer <API key>: OneLogin, Entra's
+	// Secret Token, Okta's Bearer mode.
+	bearerKey credential = "API key"
+	// rawKey is Okta's Header mode (A2): the API key as the whole
+	// Authorization value, on a raw_api_key route.
+	rawKey credential = "raw API key"
+	// oktaOAuth is the access token of the authorization-code flow Okta
+	// runs (O1, O4, O11): an admin of the tenant signs in and consents.
+	oktaOAuth credential = "authorization code"
+)
+
 // forEachPath replays a sequence through the normalizer alone and through
-// the real gateway, each into a fresh strict upstream.
-func forEachPath(t *testing.T, d scim.Dialect, header http.Header, replay func(*testing.T, *replayer)) {
+// the real gateway with each credential (an API key by default), each into
+// a fresh strict upstream.
+func forEachPath(t *testing.T, d scim.Dialect, header http.Header, replay func(*testing.T, *replayer), creds ...credential) {
+	if len(creds) == 0 {
+		creds = []credential{bearerKey}
+	}
 	t.Run("normalizer", func(t *testing.T) { replay(t, newReplayer(t, d, header)) })
-	t.Run("gateway", func(t *testing.T) { replay(t, newGatewayReplayer(t, d, header)) })
+	for _, c := range creds {
+		t.Run("gateway with "+string(c), func(t *testing.T) { replay(t, newGatewayReplayer(t, d, header, c)) })
+	}
 }
 
 func newReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
@@ -61,9 +85,8 @@ func newReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
 }
 
 // newGatewayReplayer serves the strict upstream behind the real gateway, on
-// a route whose dialect is d, and authenticates with an API key of tenant
-// acme — as OneLogin does, and Entra with a Secret Token.
-func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
+// a route whose dialect is d, and authenticates as tenant acme with cred.
+func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header, cred credential) *replayer {
 	r := newReplayer(t, d, header)
 	up := httptest.NewServer(r.srv)
 	t.Cleanup(up.Close)
@@ -72,18 +95,56 @@ func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header) *repla
 		dialect = config.Dialect(d)
 	}
 	route := config.DefaultRoute()
-	route.Prefix, route.Upstream, route.Dialect = "/scim/v2", up.URL, dialect
-	stack := stacktest.Start(t, stacktest.Options{Gateway: config.Gateway{Routes: []config.Route{route}}})
+	route.Prefix, route.Upstream, route.Dialect, route.RawAPIKey = "/scim/v2", up.URL, dialect, cred == rawKey
+	stack := stacktest.Start(t, stacktest.Options{Gateway: config.Gateway{Routes: []config.Route{route}}, AuthorizationCode: cred == oktaOAuth})
 	ctx := context.Background()
 	if _, err := stack.Credentials.CreateTenant(ctx, "acme", "Acme"); err != nil {
 		t.Fatal(err)
 	}
-	key, plain, err := stack.Credentials.CreateAPIKey(ctx, credentials.APIKeySpec{TenantID: "acme", Name: "provider", Audiences: []string{stack.URL + "/scim/v2"}})
+	audiences := []string{stack.URL + "/scim/v2"}
+	r.gateway = &gatewayPath{base: stack.URL + "/scim/v2"}
+	if cred == oktaOAuth {
+		var token string
+		r.client, token = oktaAccessToken(t, stack, audiences)
+		r.gateway.authorization = "Bearer " + token
+		return r
+	}
+	key, plain, err := stack.Credentials.CreateAPIKey(ctx, credentials.APIKeySpec{TenantID: "acme", Name: "provider", Audiences: audiences})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.client, r.gateway = key.ID, &gatewayPath{base: stack.URL + "/scim/v2", apiKey: plain}
+	r.client, r.gateway.authorization = key.ID, plain
+	if cred == bearerKey {
+		r.gateway.authorization = "Bearer " + plain
+	}
 	return r
+}
+
+// oktaAccessToken connects an Okta client of tenant acme as Okta does: the
+// authorize request with offline_access, an admin's sign-in and consent,
+// the code redeemed with client_secret_basic and no PKCE (O1, O4). It
+// returns the client's id and the access token.
+func oktaAccessToken(t *testing.T, stack *stacktest.Stack, audiences []string) (string, string) {
+	ctx := context.Background()
+	const password = "correct horse battery staple"
+	if _, _, err := stack.Credentials.CreateAdmin(ctx, "acme", "ada", password); err != nil {
+		t.Fatal(err)
+	}
+	c, secret, err := stack.Credentials.CreateClient(ctx, credentials.ClientSpec{TenantID: "acme", Name: "Okta", Kind: credentials.KindOkta,
+		OktaAppName: "acmescim", Audiences: audiences})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callback := credentials.OktaRedirectURIs("acmescim")[0]
+	code := stack.Authorize(t, url.Values{"response_type": {"code"}, "client_id": {c.ID}, "redirect_uri": {callback},
+		"state": {"okta-state"}, "scope": {"scim.full offline_access"}}, "ada", password)
+	cfg := oauth2.Config{ClientID: c.ID, ClientSecret: secret, RedirectURL: callback,
+		Endpoint: oauth2.Endpoint{TokenURL: stack.URL + authserver.TokenPath, AuthStyle: oauth2.AuthStyleInHeader}}
+	tok, err := cfg.Exchange(ctx, code)
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("code exchange: %+v %v", tok, err)
+	}
+	return c.ID, tok.AccessToken
 }
 
 func (r *replayer) expand(s string) string {
@@ -174,7 +235,7 @@ func (r *replayer) throughGateway(req scim.Request) (int, []byte) {
 		r.t.Fatal(err)
 	}
 	hr.Header = req.Header.Clone()
-	hr.Header.Set("Authorization", "Bearer "+r.gateway.apiKey)
+	hr.Header.Set("Authorization", r.gateway.authorization)
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
 		r.t.Fatal(err)
@@ -385,7 +446,8 @@ func replayEntraFlagJob(t *testing.T, r *replayer) {
 // TestReplayOkta plays okta.md §7.3–§7.5: assignment, profile PUT,
 // (de)activation, password, and group push; Okta never deletes users.
 func TestReplayOkta(t *testing.T) {
-	forEachPath(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}}, replayOkta)
+	forEachPath(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}}, replayOkta,
+		oktaOAuth, rawKey, bearerKey)
 }
 
 func replayOkta(t *testing.T, r *replayer) {
