@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,9 +28,10 @@ import (
 type step struct {
 	id                  string // vector ID in ../shared/docs/idp
 	method, path, query string
-	body                string // {name} is replaced by a saved id
-	want                []int  // statuses the provider accepts
-	save                string // save the returned id (or Resources[0].id) under this name
+	body                string   // {name} is replaced by a saved id
+	header              []string // name, value pairs over the provider's headers; "" removes one
+	want                []int    // statuses the provider accepts
+	save                string   // save the returned id (or Resources[0].id) under this name
 	check               func(t *testing.T, body map[string]any)
 }
 
@@ -159,8 +161,15 @@ func (r *replayer) run(steps ...step) {
 	for _, s := range steps {
 		req := scim.Request{Method: s.method, Path: "/scim/v2" + s.path, RawQuery: r.expand(s.query), Header: r.header.Clone(), Body: []byte(r.expand(s.body))}
 		req.Path = r.expand(req.Path)
-		if s.body != "" && req.Header.Get("Content-Type") == "" && r.header.Get("X-No-Content-Type") == "" {
+		if s.body != "" && req.Header.Get("Content-Type") == "" {
 			req.Header.Set("Content-Type", "application/scim+json; charset=utf-8")
+		}
+		for i := 0; i+1 < len(s.header); i += 2 {
+			if s.header[i+1] == "" {
+				req.Header.Del(s.header[i])
+			} else {
+				req.Header.Set(s.header[i], s.header[i+1])
+			}
 		}
 		status, body := r.roundTrip(req)
 		if !slices.Contains(s.want, status) {
@@ -170,6 +179,12 @@ func (r *replayer) run(steps ...step) {
 		if len(body) > 0 {
 			if err := json.Unmarshal(body, &out); err != nil {
 				r.t.Fatalf("%s: invalid JSON %q", s.id, body)
+			}
+		}
+		if status >= 400 {
+			// R10, L14: every error is a SCIM error, its status a string.
+			if schemas, _ := out["schemas"].([]any); len(schemas) != 1 || schemas[0] != scim.URNError || out["status"] != strconv.Itoa(status) || out["detail"] == "" {
+				r.t.Fatalf("%s: %d is not a SCIM error: %s", s.id, status, body)
 			}
 		}
 		if s.save != "" {
@@ -248,6 +263,22 @@ func (r *replayer) throughGateway(req scim.Request) (int, []byte) {
 	return resp.StatusCode, body
 }
 
+// seed creates a resource of tenant acme in the upstream directly, as the
+// user service had it before the provider came (and as fast as wanted:
+// the gateway's rate limits are not the provider's pace).
+func (r *replayer) seed(res scim.Resource, body string) {
+	r.t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/"+string(res), strings.NewReader(body))
+	req.Header.Set("Content-Type", scim.MediaTypeSCIM)
+	req.Header.Set("X-Scim-Tenant", "acme")
+	req.Header.Set("X-Scim-Client", r.client)
+	w := httptest.NewRecorder()
+	r.srv.ServeHTTP(w, req)
+	if w.Code != http.StatusCreated {
+		r.t.Fatalf("seed %s: %d %s", body, w.Code, w.Body)
+	}
+}
+
 // final returns the tenant's resources by id.
 func (r *replayer) final(res scim.Resource) map[string]map[string]any {
 	out := map[string]map[string]any{}
@@ -268,6 +299,27 @@ func total(n float64) func(*testing.T, map[string]any) {
 		if b["totalResults"] != n {
 			t.Fatalf("totalResults = %v, want %v", b["totalResults"], n)
 		}
+	}
+}
+
+func scimType(want string) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		if b["scimType"] != want {
+			t.Fatalf("scimType %v, want %s", b["scimType"], want)
+		}
+	}
+}
+
+// oktaFields checks what Okta's SPEC test reads of a user (§6.2 steps 7
+// and 8, P4, U6).
+func oktaFields(t *testing.T, u map[string]any) {
+	t.Helper()
+	name, _ := u["name"].(map[string]any)
+	emails, _ := u["emails"].([]any)
+	if u["id"] == nil || u["userName"] == nil || u["active"] == nil || name["givenName"] == nil || name["familyName"] == nil ||
+		len(emails) == 0 || emails[0].(map[string]any)["value"] == nil {
+		t.Fatalf("user lacks what Okta reads: %v", u)
 	}
 }
 
@@ -463,7 +515,69 @@ func replayOkta(t *testing.T, r *replayer) {
 		step{id: "U2", method: "POST", path: "/Users", body: u2, want: created, save: "uid", check: noPassword},
 		step{id: "U3", method: "POST", path: "/Users", body: u2, want: []int{409}},
 		step{id: "U4", method: "GET", path: "/Users", query: `filter=userName eq "TEST.USER@OKTA.LOCAL"`, want: ok, check: total(1)},
-		step{id: "U5", method: "GET", path: "/Users", query: "filter=TEST.USER@OKTA.LOCAL", want: []int{400}},
+		step{id: "U5", method: "GET", path: "/Users", query: "filter=TEST.USER@OKTA.LOCAL", want: []int{400}, check: scimType(scim.InvalidFilter)},
+		step{id: "U6", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
+			if b["id"] != r.vars["uid"] {
+				t.Fatalf("id %v", b["id"])
+			}
+			oktaFields(t, b)
+		}},
+		step{id: "P4", method: "GET", path: "/Users", query: "count=1&startIndex=1", want: ok, check: func(t *testing.T, b map[string]any) {
+			oktaFields(t, b["Resources"].([]any)[0].(map[string]any))
+		}},
+		// Okta's SPEC test (§6.2, §6.3, §7.6)
+		step{id: "S1", method: "GET", path: "/ServiceProviderConfig", want: ok, check: func(t *testing.T, b map[string]any) {
+			for _, k := range []string{"patch", "bulk", "filter", "changePassword", "sort", "etag"} {
+				if _, ok := b[k].(map[string]any)["supported"].(bool); !ok {
+					t.Fatalf("%s.supported missing: %v", k, b)
+				}
+			}
+			if b["patch"].(map[string]any)["supported"] != true || b["filter"].(map[string]any)["maxResults"] == nil ||
+				b["bulk"].(map[string]any)["maxOperations"] == nil || b["bulk"].(map[string]any)["maxPayloadSize"] == nil {
+				t.Fatalf("ServiceProviderConfig %v", b)
+			}
+			if a := b["authenticationSchemes"].([]any)[0].(map[string]any); a["type"] == nil || a["description"] == nil {
+				t.Fatalf("authenticationSchemes %v", a)
+			}
+		}},
+		step{id: "S2", method: "POST", path: "/ServiceProviderConfig", body: "test\r\n\r\n", header: []string{"Content-Type", "application/scim+json"}, want: []int{405}},
+		step{id: "S3", method: "GET", path: "/ResourceTypes", want: ok, check: func(t *testing.T, b map[string]any) {
+			if rt := b["Resources"].([]any)[0].(map[string]any); rt["name"] == nil || rt["endpoint"] == nil || rt["schema"] == nil {
+				t.Fatalf("ResourceTypes %v", b)
+			}
+		}},
+		step{id: "S3 POST", method: "POST", path: "/ResourceTypes", body: "test", want: []int{405}},
+		step{id: "S4", method: "GET", path: "/Schemas", want: ok, check: func(t *testing.T, b map[string]any) {
+			if sc := b["Resources"].([]any)[0].(map[string]any); sc["id"] == nil || sc["attributes"] == nil {
+				t.Fatalf("Schemas %v", b)
+			}
+		}},
+		step{id: "S4 POST", method: "POST", path: "/Schemas", body: "test", want: []int{405}},
+		step{id: "S5", method: "POST", path: "/Users", header: []string{"Content-Type", "", "Accept", "application/scim+json; charset=utf-8"},
+			body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"spec.user@okta.local","name":{"givenName":"Spec","familyName":"User"},"emails":[{"primary":true,"value":"spec.user@okta.local","type":"work"}],"displayName":"Spec User","active":true}`,
+			want: created, save: "uid3", check: func(t *testing.T, b map[string]any) {
+				if b["active"] != true || b["userName"] != "spec.user@okta.local" || b["name"].(map[string]any)["givenName"] != "Spec" {
+					t.Fatalf("S5 %v", b)
+				}
+			}},
+		step{id: "S6", method: "GET", path: "/Users/010101001010101011001010101011", want: []int{404}},
+		step{id: "S6 R12", method: "GET", path: "/Users/00919288221112222", want: []int{404}},
+		// robustness (§7.7)
+		step{id: "R1 json", method: "POST", path: "/Users", header: []string{"Content-Type", "application/json"}, body: `{"userName":"r1.json@okta.local"}`, want: created},
+		step{id: "R1 text/plain", method: "POST", path: "/Users", header: []string{"Content-Type", "text/plain"}, body: `{"userName":"r1.text@okta.local"}`, want: created},
+		step{id: "R2", method: "GET", path: "/Users/{uid}", header: []string{"Accept", "application/json"}, want: ok},
+		step{id: "R3 UserName EQ", method: "GET", path: "/Users", query: `filter=UserName EQ "test.user@okta.local"`, want: ok, check: total(1)},
+		step{id: "R3 Eq and AND", method: "GET", path: "/Users", query: `filter=userName Eq "test.user@okta.local" AND active eq true`, want: ok, check: total(1)},
+		step{id: "R4", method: "GET", path: "/Users/", query: "filter=DisplayName+eq+%22BobIsAmazing%22", want: ok, check: total(0)},
+		step{id: "R5", method: "POST", path: "/Users", body: `{"UserName":"r5@okta.local","emails":[{"Primary":true,"value":"r5@okta.local"}]}`, want: created, check: func(t *testing.T, b map[string]any) {
+			if b["userName"] != "r5@okta.local" || b["emails"].([]any)[0].(map[string]any)["primary"] != true {
+				t.Fatalf("R5 %v", b)
+			}
+		}},
+		step{id: "R7", method: "POST", path: "/Users", body: `{"displayName":"no user name"}`, want: []int{400}, check: scimType(scim.InvalidValue)},
+		step{id: "R8", method: "POST", path: "/Users", body: `{"userName":`, want: []int{400}, check: scimType(scim.InvalidSyntax)},
+		step{id: "R9", method: "POST", path: "/Users", body: `{"userName":"r9a@okta.local","externalId":"same"}`, want: created},
+		step{id: "R9 second", method: "POST", path: "/Users", body: `{"userName":"r9b@okta.local","externalId":"same"}`, want: created},
 		step{id: "U7", method: "PUT", path: "/Users/{uid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"{uid}","userName":"test.user@okta.local","name":{"givenName":"Another","middleName":"Excited","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work","display":"test.user@okta.local"}],"active":true,"groups":[],"meta":{"resourceType":"User"}}`, want: ok},
 		step{id: "U8", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"active":false}}]}`, want: okOrNoContent},
 		step{id: "U9", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
@@ -488,12 +602,28 @@ func replayOkta(t *testing.T, r *replayer) {
 		}},
 		step{id: "U10", method: "GET", path: "/Users", query: `filter=userName eq "test.user@okta.local"`, want: ok, check: total(1)},
 		step{id: "U11", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"active":true}}]}`, want: okOrNoContent},
+		step{id: "U12", method: "PUT", path: "/Users/{uid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"{uid}","userName":"test.user@okta.local","name":{"givenName":"Another","middleName":"Excited","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work"}],"active":false,"groups":[],"meta":{"resourceType":"User"}}`,
+			want: ok, check: func(t *testing.T, b map[string]any) {
+				if b["active"] != false {
+					t.Fatalf("U12 %v", b)
+				}
+			}},
+		step{id: "R6", method: "PUT", path: "/Users/{uid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"test.user@okta.local","name":{"givenName":"Another","middleName":"Excited","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work"}],"active":true,"adresses":[{"locality":"x"}]}`, want: ok},
+		step{id: "U13", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","path":"active","value":false}]}`, want: okOrNoContent},
+		step{id: "U13 get", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
+			if b["active"] != false {
+				t.Fatalf("U13 %v", b)
+			}
+		}},
+		step{id: "U15", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","path":"name.givenName","value":"Another"}]}`, want: okOrNoContent},
 		step{id: "U14", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"active","value":"False"}]}`, want: okOrNoContent},
 		step{id: "U16", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"name.givenName":"A","displayName":"A U","active":true}}]}`, want: okOrNoContent},
 		step{id: "U17", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"password":"N3w-Pass!"}}]}`, want: okOrNoContent, check: noPassword},
 		step{id: "U2 second", method: "POST", path: "/Users", body: strings.ReplaceAll(u2, "test.user@", "second@"), want: created, save: "uid2"},
 		step{id: "G1", method: "POST", path: "/Groups", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Test SCIMv2","members":[]}`, want: created, save: "gid"},
 		step{id: "G2", method: "GET", path: "/Groups", query: `filter=displayName eq "Test SCIMv2"`, want: ok, check: total(1)},
+		step{id: "S7", method: "GET", path: "/Groups", want: ok, check: total(1)},
+		step{id: "P3", method: "GET", path: "/Groups", query: "startIndex=1&count=100", want: ok, check: total(1)},
 		step{id: "G3", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"replace","value":{"id":"{gid}","displayName":"Test SCIMv2"}}]}`, want: okOrNoContent},
 		step{id: "G4", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"add","path":"members","value":[{"value":"{uid}","display":"test.user@okta.local"}]}]}`, want: okOrNoContent},
 		step{id: "G5", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"remove","path":"members[value eq \"{uid}\"]"},{"op":"add","path":"members","value":[{"value":"{uid2}","display":"u2"}]}]}`, want: okOrNoContent},
@@ -519,6 +649,8 @@ func replayOkta(t *testing.T, r *replayer) {
 		step{id: "G10", method: "PUT", path: "/Groups/{gid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"{gid}","displayName":"Renamed","members":[{"value":"{uid}"}]}`, want: ok},
 		step{id: "G11", method: "DELETE", path: "/Groups/{gid}", want: []int{204}},
 		step{id: "G11 get", method: "GET", path: "/Groups/{gid}", want: []int{404}},
+		step{id: "U18", method: "DELETE", path: "/Users/{uid3}", want: []int{204}},
+		step{id: "U18 get", method: "GET", path: "/Users/{uid3}", want: []int{404}},
 		// a rename that normalizes to nothing still reaches the upstream,
 		// which knows the group is gone
 		step{id: "G3 after G11", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"replace","value":{"id":"{gid}"}}]}`, want: []int{404}},
@@ -526,6 +658,39 @@ func replayOkta(t *testing.T, r *replayer) {
 	u := r.final(scim.Users)[r.vars["uid"]]
 	if u["active"] != true || u["displayName"] != "A U" || u["name"].(map[string]any)["givenName"] != "A" || u["password"] != "N3w-Pass!" || len(r.final(scim.Groups)) != 0 {
 		t.Fatalf("final user %v", u)
+	}
+	replayOktaImport(t, r)
+}
+
+// replayOktaImport is P1 and P2: 250 users imported 100 at a time, Okta
+// moving startIndex by 100 while totalResults is larger; every id comes
+// exactly once, and the paging fields are JSON integers.
+func replayOktaImport(t *testing.T, r *replayer) {
+	const users, count = 250, 100
+	for i := len(r.final(scim.Users)); i < users; i++ {
+		r.seed(scim.Users, `{"schemas":["`+scim.URNUser+`"],"userName":"import`+strconv.Itoa(i)+`@okta.local"}`)
+	}
+	seen := map[string]int{}
+	for start := 1; start <= users; start += count {
+		want := min(count, users-start+1)
+		r.run(step{id: "P1/P2 page " + strconv.Itoa(start), method: "GET", path: "/Users", query: "startIndex=" + strconv.Itoa(start) + "&count=100", want: ok,
+			check: func(t *testing.T, b map[string]any) {
+				res, _ := b["Resources"].([]any)
+				if b["totalResults"] != float64(users) || b["startIndex"] != float64(start) || b["itemsPerPage"] != float64(want) || len(res) != want {
+					t.Fatalf("page at %d: totalResults %v startIndex %v itemsPerPage %v, %d resources", start, b["totalResults"], b["startIndex"], b["itemsPerPage"], len(res))
+				}
+				for _, x := range res {
+					seen[x.(map[string]any)["id"].(string)]++
+				}
+			}})
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("user %s on %d pages", id, n)
+		}
+	}
+	if len(seen) != users {
+		t.Fatalf("%d users over the pages, want %d", len(seen), users)
 	}
 }
 
