@@ -252,6 +252,7 @@ func TestTokenEndpointChecklist(t *testing.T) {
 		{name: "A8 password grant", form: url.Values{"grant_type": {"password"}, "username": {"a"}, "password": {"b"}}, hdr: map[string]string{"Authorization": auth}, status: 400, err: "unsupported_grant_type"},
 		{name: "A8 implicit as grant", form: url.Values{"grant_type": {"implicit"}}, hdr: map[string]string{"Authorization": auth}, status: 400, err: "unsupported_grant_type"},
 		{name: "A8 grant not allowed for client", form: ccForm(), hdr: map[string]string{"Authorization": basic(okta, oktaSecret)}, status: 400, err: "unauthorized_client"},
+		{name: "O12 Okta's client-credentials variant, scope in the token URL", path: TokenPath + "?scope=scim.full", form: ccForm(), hdr: map[string]string{"Authorization": basic(okta, oktaSecret)}, status: 400, err: "unauthorized_client"},
 		{name: "A10 unknown scope", form: ccForm("scope", "admin"), hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_scope"},
 		{name: "A10 narrower scope", form: ccForm("scope", "scim.read"), hdr: map[string]string{"Authorization": auth}, status: 200, scope: "scim.read"},
 		{name: "A10 wider than client", form: ccForm("scope", "scim.write"), hdr: map[string]string{"Authorization": basic(reader, readerSecret)}, status: 400, err: "invalid_scope"},
