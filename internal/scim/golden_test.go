@@ -242,9 +242,17 @@ func checkFixpoint(t *testing.T, name string, got Result, req Request) {
 var outOfScope = map[string]string{
 	"entra/A-*":  "token endpoint: the authorization server's tests",
 	"entra/SC-*": "ordered scenarios: replayed end to end in scimtest (TestReplay*)",
-	"okta/O1":    "authorization code flow", "okta/O2": "authorization code flow", "okta/O3": "authorization code flow",
-	"okta/O4": "token endpoint", "okta/O5": "token endpoint", "okta/O6": "token endpoint", "okta/O7": "token endpoint",
-	"okta/O8": "refresh", "okta/O9": "refresh", "okta/O10": "refresh", "okta/O12": "token endpoint",
+	"okta/O1":    "authorization code flow: authserver TestCodeFlowIssuesAdminTokens, scimtest TestReplayOkta (gateway with authorization code)",
+	"okta/O2":    "authorization code flow: authserver TestOktaRedirectURIs",
+	"okta/O3":    "authorization code flow: authserver TestAuthorizeNeverRedirectsToUntrustedURIs",
+	"okta/O4":    "token endpoint: authserver TestOktaTokenLifecycle",
+	"okta/O5":    "token endpoint: authserver TestCodeFlowIssuesAdminTokens (AuthStyleInParams)",
+	"okta/O6":    "token endpoint: authserver TestCodeGrantErrors",
+	"okta/O7":    "token endpoint: authserver TestReplayedCodeRevokesFirstTokens, TestParallelCodeRedemption",
+	"okta/O8":    "refresh: authserver TestOktaTokenLifecycle",
+	"okta/O9":    "refresh: authserver TestOktaTokenLifecycle",
+	"okta/O10":   "refresh: authserver TestRefreshGrant, TestParallelRefresh",
+	"okta/O12":   "token endpoint: authserver TestTokenEndpointChecklist",
 }
 
 var vectorID = regexp.MustCompile(`^(?:[A-Z]{1,2}-\d{2}[a-zF]?|[AOUPGSRL]\d{1,2})$`)
