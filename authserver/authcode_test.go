@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -302,6 +303,64 @@ func TestNoOfflineAccessNoRefreshToken(t *testing.T) {
 	code = ce.code(t, ce.authorizeQuery("scope", ""))
 	if status, _, body := ce.post(TokenPath, codeForm(code), ce.oktaAuth()); status != 200 || body["refresh_token"] == nil || body["scope"] != "scim.full offline_access" {
 		t.Fatalf("no scope: %d %v", status, body)
+	}
+}
+
+// TestOktaRedirectURIs is O2: each of the five callback URIs Okta requires
+// of OIN apps (okta.md §3.2), registered by the client's Okta app name,
+// the plain-http one on port 1802 included, gets its code and redeems it.
+func TestOktaRedirectURIs(t *testing.T) {
+	ce := newCodeEnv(t)
+	for _, uri := range credentials.OktaRedirectURIs("acme") {
+		t.Run(uri, func(t *testing.T) {
+			q := ce.authorizeQuery("redirect_uri", uri)
+			loc := ce.authorize(t, q, "allow")
+			if got := loc.Scheme + "://" + loc.Host + loc.Path; got != uri || loc.Query().Get("state") != q.Get("state") || loc.Query().Get("code") == "" {
+				t.Fatalf("redirect %s", loc)
+			}
+			if status, _, body := ce.post(TokenPath, codeForm(loc.Query().Get("code"), "redirect_uri", uri), ce.oktaAuth()); status != 200 {
+				t.Fatalf("redeem: %d %v", status, body)
+			}
+		})
+	}
+}
+
+// TestOktaTokenLifecycle follows one Okta connection: the code redeemed
+// with client_secret_basic and no PKCE gives everything Okta stores (O4);
+// refreshes work with either client authentication (O8), after weeks
+// without a SCIM call, each one sliding the lifetime (O9), and only a
+// connection idle for longer than tokens.refresh_ttl ends.
+func TestOktaTokenLifecycle(t *testing.T) {
+	ce := newCodeEnv(t)
+	status, _, body := ce.post(TokenPath, codeForm(ce.code(t, ce.authorizeQuery())), ce.oktaAuth())
+	if status != 200 || body["token_type"] != "Bearer" || body["expires_in"] != 3600.0 || body["scope"] != "scim.full offline_access" ||
+		body["access_token"] == nil || !strings.HasPrefix(fmt.Sprint(body["refresh_token"]), grants.RefreshPrefix) {
+		t.Fatalf("O4: %d %v", status, body)
+	}
+	day := 24 * time.Hour
+	post := map[string]string{"Authorization": ""}
+	for _, tc := range []struct {
+		name  string
+		idle  time.Duration
+		auth  map[string]string
+		extra []string
+	}{
+		{"O8 client_secret_basic", time.Hour, ce.oktaAuth(), nil},
+		{"O8 client_secret_post", time.Hour, post, []string{"client_id", ce.okta, "client_secret", ce.oktaSecret}},
+		{"O9 after 30 idle days", 30 * day, ce.oktaAuth(), nil},
+		{"O9 after 89 more idle days", 89 * day, post, []string{"client_id", ce.okta, "client_secret", ce.oktaSecret}},
+	} {
+		ce.clock.Advance(tc.idle)
+		rt := body["refresh_token"].(string)
+		status, _, next := ce.post(TokenPath, refreshForm(rt, tc.extra...), tc.auth)
+		if status != 200 || next["refresh_token"] == nil || next["refresh_token"] == rt || next["token_type"] != "Bearer" || next["scope"] != "scim.full offline_access" {
+			t.Fatalf("%s: %d %v", tc.name, status, next)
+		}
+		body = next
+	}
+	ce.clock.Advance(grants.DefaultRefreshTTL + time.Second)
+	if status, _, next := ce.post(TokenPath, refreshForm(body["refresh_token"].(string)), ce.oktaAuth()); status != 400 || next["error"] != "invalid_grant" {
+		t.Fatalf("after a full idle lifetime: %d %v", status, next)
 	}
 }
 

@@ -82,6 +82,17 @@ func errThrottled(retry time.Duration) *oauthError {
 		status: http.StatusTooManyRequests, retryAfter: retry, reason: "throttled"}
 }
 
+// endpointNotFound answers any path under one of the JSON endpoints, such
+// as the token endpoint with a trailing slash typed into Okta's "Token
+// endpoint" field, with an RFC 6749 error the client can show, naming the
+// right address, instead of the gateway's SCIM 404 that no OAuth client
+// reads.
+func (s *Server) endpointNotFound(name, path string) http.Handler {
+	e := &oauthError{code: "invalid_request", status: http.StatusNotFound, reason: "not_found",
+		description: "there is no endpoint at this address: the " + name + " endpoint is " + s.cfg.Issuer + path + " exactly, without a trailing slash"}
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeError(w, e) })
+}
+
 // rfcStatus is the status RFC 6749 §5.2 gives each error code. go-oauth2
 // answers 401 for several of them (pitfall P7 in docs/oauth.md).
 var rfcStatus = map[string]int{

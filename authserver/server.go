@@ -222,7 +222,6 @@ func (s *Server) newOAuthServer() *server.Server {
 // Register mounts the endpoints on r.
 func (s *Server) Register(r *mux.Router) {
 	r.HandleFunc(s.issuerPath+TokenPath, s.handleToken)
-	r.PathPrefix(s.issuerPath + TokenPath + "/").HandlerFunc(s.handleTokenNotFound)
 	if s.deps.Grants != nil {
 		r.HandleFunc(s.issuerPath+AuthorizePath, s.handleAuthorize)
 		r.HandleFunc(s.issuerPath+SignInPath, s.handleSignIn)
@@ -231,6 +230,9 @@ func (s *Server) Register(r *mux.Router) {
 	}
 	r.HandleFunc(s.issuerPath+IntrospectPath, s.handleIntrospect)
 	r.HandleFunc(s.issuerPath+RevokePath, s.handleRevoke)
+	for _, ep := range [...]struct{ name, path string }{{"token", TokenPath}, {"introspection", IntrospectPath}, {"revocation", RevokePath}} {
+		r.PathPrefix(s.issuerPath + ep.path + "/").Handler(s.endpointNotFound(ep.name, ep.path))
+	}
 	r.HandleFunc(metadataPath+s.issuerPath, s.handleMetadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc(s.issuerPath+JWKSPath, s.handleJWKS).Methods(http.MethodGet, http.MethodHead)
 }

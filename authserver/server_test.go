@@ -252,7 +252,8 @@ func TestTokenEndpointChecklist(t *testing.T) {
 		{name: "A8 password grant (entra A-07)", form: url.Values{"grant_type": {"password"}, "username": {"a"}, "password": {"b"}}, hdr: map[string]string{"Authorization": auth}, status: 400, err: "unsupported_grant_type"},
 		{name: "A8 implicit as grant", form: url.Values{"grant_type": {"implicit"}}, hdr: map[string]string{"Authorization": auth}, status: 400, err: "unsupported_grant_type"},
 		{name: "A8 grant not allowed for client", form: ccForm(), hdr: map[string]string{"Authorization": basic(okta, oktaSecret)}, status: 400, err: "unauthorized_client"},
-		{name: "A10 unknown scope (entra A-04)", form: ccForm("scope", "admin"), hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_scope"},
+		{name: "O12 Okta's client-credentials variant, scope in the token URL", path: TokenPath + "?scope=scim.full", form: ccForm(), hdr: map[string]string{"Authorization": basic(okta, oktaSecret)}, status: 400, err: "unauthorized_client"},
+		{name: "A10 unknown scope", form: ccForm("scope", "admin"), hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_scope"},
 		{name: "A10 narrower scope", form: ccForm("scope", "scim.read"), hdr: map[string]string{"Authorization": auth}, status: 200, scope: "scim.read"},
 		{name: "A10 wider than client", form: ccForm("scope", "scim.write"), hdr: map[string]string{"Authorization": basic(reader, readerSecret)}, status: 400, err: "invalid_scope"},
 		{name: "A10 offline_access on cc", form: ccForm("scope", "offline_access"), hdr: map[string]string{"Authorization": auth}, status: 400, err: "invalid_scope"},
@@ -268,6 +269,12 @@ func TestTokenEndpointChecklist(t *testing.T) {
 		{name: "trailing slash typed into Entra's Token Endpoint field", path: TokenPath + "/", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
 		{name: "path below the token endpoint", path: TokenPath + "/x?grant_type=client_credentials", form: ccForm(), status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
 		{name: "basic with bad percent-encoding", form: ccForm(), hdr: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("%zz:x"))}, status: 400, err: "invalid_request"},
+		// A trailing slash typed into Okta's "Token endpoint" field: an
+		// RFC 6749 error naming the endpoint, not the gateway's SCIM 404.
+		{name: "token endpoint with a trailing slash", path: TokenPath + "/", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: "token endpoint is " + e.url + TokenPath + " exactly"},
+		{name: "path under the token endpoint", path: TokenPath + "/x", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
+		{name: "introspection endpoint with a trailing slash", path: IntrospectPath + "/", form: url.Values{"token": {"x"}}, hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + IntrospectPath + " exactly"},
+		{name: "revocation endpoint with a trailing slash", path: RevokePath + "/", form: url.Values{"token": {"x"}}, hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + RevokePath + " exactly"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tc.path

@@ -96,16 +96,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.auditRefusal(ctx, st, &oauthError{code: st.errCode, reason: reason})
 }
 
-// handleTokenNotFound answers any path below the token endpoint, such as
-// the endpoint with a trailing slash pasted into Entra's "Token Endpoint"
-// field, in the token endpoint's own RFC 6749 JSON, naming the right URL,
-// instead of the gateway's SCIM 404.
-func (s *Server) handleTokenNotFound(w http.ResponseWriter, r *http.Request) {
-	e := errInvalidRequest("there is no endpoint here; the token endpoint is %s exactly, without a trailing slash", s.cfg.Issuer+TokenPath)
-	e.status = http.StatusNotFound
-	s.fail(w, r, e)
-}
-
 // prepareToken does everything go-oauth2 would do unsafely or not at all:
 // strict parsing, client authentication with brute-force throttling, the
 // client's grant allow-list and the client-credentials scope and audience.

@@ -84,6 +84,10 @@ func TestDispatcher(t *testing.T) {
 	r.Handle("/healthz", named("healthz")).Methods(http.MethodGet)
 	r.Handle("/oauth2/token", named("token"))
 	r.Handle("/scim/v2/Users/special", named("special")) // shadows a path of the gateway's route
+	// The authorization server's page for mistyped endpoints (a trailing
+	// slash in Okta's fields), and a prefix inside the gateway's route.
+	r.PathPrefix("/oauth2/authorize/").Handler(named("authorize-pages"))
+	r.PathPrefix("/scim/v2/static/").Handler(named("static"))
 	g.Register(r)
 	// Wrap every handler, as the app's metrics do.
 	_ = r.Walk(func(mr *mux.Route, _ *mux.Router, _ []*mux.Route) error {
@@ -101,6 +105,8 @@ func TestDispatcher(t *testing.T) {
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/healthz"}, {"POST", "/healthz"}, {"POST", "/oauth2/token"}, {"GET", "/scim/v2/Users/special"},
 		{"GET", "/scim/v2/Users"}, {"GET", "/scim/v2"}, {"GET", "/scim/v2x"}, {"GET", "/nowhere"}, {"GET", "/scim/v2/a%0Ab"},
+		{"GET", "/oauth2/authorize/"}, {"POST", "/oauth2/authorize/x"}, {"GET", "/oauth2/authorize"},
+		{"GET", "/scim/v2/static/"}, {"GET", "/scim/v2/static/Users"}, {"GET", "/scim/v2/staticx"},
 	} {
 		via := func(h http.Handler) *httptest.ResponseRecorder {
 			req := httptest.NewRequest(tc.method, tc.path, nil)
@@ -118,8 +124,8 @@ func TestDispatcher(t *testing.T) {
 	}
 
 	// Any route it cannot reason about leaves the router to do the work.
-	r.PathPrefix("/static/").Handler(named("static"))
+	r.Handle("/files/{name}", named("files"))
 	if _, ok := g.Dispatcher(r).(*mux.Router); !ok {
-		t.Fatal("Dispatcher bypassed a router with a prefix route")
+		t.Fatal("Dispatcher bypassed a router with a route it cannot reason about")
 	}
 }

@@ -345,9 +345,11 @@ func TestAuthorizationHeaderShapes(t *testing.T) {
 		status           int
 		challenge        string
 	}{
-		{"no credential", "", shared + "/Users", 401, `Bearer realm="scimgate"`},
-		{"Basic", "Basic dXNlcjpwYXNz", shared + "/Users", 401, `Bearer realm="scimgate"`},
-		{"not a token", "Bearer not-a-token", shared + "/Users", 401, `Bearer realm="scimgate", error="invalid_token"`},
+		{"no credential (Okta A6)", "", shared + "/Users", 401, `Bearer realm="scimgate"`},
+		{"a word, not a credential (Okta A4)", "non-token", shared + "/Users", 401, `Bearer realm="scimgate", error="invalid_token"`},
+		{"a word on a raw-key route (Okta A4, Header mode)", "non-token", "/t/acme/scim/v2/Users", 401, `Bearer realm="scimgate", error="invalid_token"`},
+		{"Basic (Okta A3: not supported, README)", "Basic dXNlcjpwYXNz", shared + "/Users", 401, `Bearer realm="scimgate"`},
+		{"not a token (Okta A5)", "Bearer not-a-token", shared + "/Users", 401, `Bearer realm="scimgate", error="invalid_token"`},
 		{"malformed", "Bearer a b", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`},
 		{"Bearer without a token", "Bearer ", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`},
 		{"token in the query", bearer(tok), shared + "/Users?access_token=" + tok, 400, `Bearer realm="scimgate", error="invalid_request"`},

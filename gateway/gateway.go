@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -251,10 +252,11 @@ func (g *Gateway) Register(r *mux.Router) {
 // through r's matching, which tries every route before them by regular
 // expression and then puts the variables of the match in the request's
 // context. That is the same dispatch when every other route of r is an
-// exact path, and Dispatcher then holds those paths back for r: a request
-// for one of them goes to r, as does one that no gateway route matches. If
-// r has other kinds of routes, it returns r itself. Call it once every
-// route of r is registered and wrapped.
+// exact path or a path prefix, and Dispatcher then holds those paths back
+// for r: a request for one of them, or under one of those prefixes, goes
+// to r, as does one that no gateway route matches. If r has other kinds of
+// routes, it returns r itself. Call it once every route of r is registered
+// and wrapped.
 func (g *Gateway) Dispatcher(r *mux.Router) http.Handler {
 	d := &dispatcher{router: r, exact: map[string]bool{}}
 	byTemplate := make(map[string]*route, len(g.routes))
@@ -273,6 +275,11 @@ func (g *Gateway) Dispatcher(r *mux.Router) http.Handler {
 			d.routes = append(d.routes, dispatchRoute{byTemplate[tpl], mr})
 		case re == "^"+regexp.QuoteMeta(tpl)+"$":
 			d.exact[tpl] = true
+		case re == "^"+regexp.QuoteMeta(tpl):
+			// A PathPrefix route, such as the authorization server's page
+			// for a mistyped endpoint: without it here, one such route would
+			// send every request through r's matching.
+			d.prefixes = append(d.prefixes, tpl)
 		default:
 			plain = false
 		}
@@ -289,6 +296,8 @@ type dispatcher struct {
 	router *mux.Router
 	routes []dispatchRoute // the gateway's, in r's order
 	exact  map[string]bool // the paths of r's other routes
+	// prefixes are the path prefixes of r's other routes
+	prefixes []string
 }
 
 type dispatchRoute struct {
@@ -297,7 +306,7 @@ type dispatchRoute struct {
 }
 
 func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if path := r.URL.Path; !d.exact[path] {
+	if path := r.URL.Path; !d.exact[path] && !d.underPrefix(path) {
 		for _, dr := range d.routes {
 			if _, _, ok := dr.rt.match(path); ok {
 				dr.mux.GetHandler().ServeHTTP(w, r)
@@ -306,6 +315,15 @@ func (d *dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.router.ServeHTTP(w, r)
+}
+
+func (d *dispatcher) underPrefix(path string) bool {
+	for _, p := range d.prefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Handler returns a router serving only the gateway's routes.

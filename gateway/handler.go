@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -164,10 +165,11 @@ func (rt *route) forward(w http.ResponseWriter, r *http.Request, p *principal, t
 		ex.requestID[0] = requestid.New()
 	}
 	// The client's Content-Type goes upstream unless the normalizer changed
-	// it, or the client named it in Connection, which drops it from the
-	// outbound headers: the body was checked as what res.ContentType says,
-	// and the upstream must be told so.
-	if res.ContentType != r.Header.Get("Content-Type") || res.ContentType != "" && listedIn(r.Header["Connection"], "Content-Type") {
+	// it (also by making two headers one), or the client named it in
+	// Connection, which drops it from the outbound headers: the body was
+	// checked as what res.ContentType says, and the upstream must be told so.
+	if res.ContentType != r.Header.Get("Content-Type") || slices.Contains(res.Rewrites, scim.RewriteContentType) ||
+		res.ContentType != "" && listedIn(r.Header["Connection"], "Content-Type") {
 		ex.contentType = res.ContentType
 	}
 	if isWrite(r.Method) {

@@ -338,33 +338,40 @@ func TestPipelineAnswerHeaders(t *testing.T) {
 	}
 }
 
-// TestPipelineKeepsBodyContentType checks that the upstream always learns
-// the media type the gateway checked the body as, whatever the client put
-// in Connection.
+// TestPipelineKeepsBodyContentType checks that the upstream always learns,
+// in exactly one header, the media type the gateway checked the body as,
+// whatever the client put in Connection and however many Content-Types it
+// sent.
 func TestPipelineKeepsBodyContentType(t *testing.T) {
 	const user = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen"}`
 	for _, tc := range []struct {
-		name, contentType, connection string
+		name         string
+		contentTypes []string
+		connection   string
 	}{
-		{"scim+json", "application/scim+json", ""},
-		{"no Content-Type", "", ""},
-		{"json", "application/json", ""},
-		{"Content-Type named in Connection", "application/scim+json", "Content-Type"},
-		{"Content-Type named in Connection among others", "application/scim+json", "keep-alive, content-type"},
+		{"scim+json", []string{"application/scim+json"}, ""},
+		{"no Content-Type", nil, ""},
+		{"json", []string{"application/json"}, ""},
+		{"Content-Type named in Connection", []string{"application/scim+json"}, "Content-Type"},
+		{"Content-Type named in Connection among others", []string{"application/scim+json"}, "keep-alive, content-type"},
+		// OneLogin's "Custom Headers", where vendors have admins add
+		// Content-Type: application/scim+json beside OneLogin's own.
+		{"a custom Content-Type after the client's own", []string{"application/json", "application/scim+json"}, ""},
+		{"a custom Content-Type before the client's own", []string{"application/scim+json", "application/json"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPipeline(t, config.DialectAuto)
 			req := httptest.NewRequest(http.MethodPost, testIssuer+"/scim/v2/Users", strings.NewReader(user))
 			req.Header.Set("Authorization", "Bearer "+p.token)
-			if tc.contentType != "" {
-				req.Header.Set("Content-Type", tc.contentType)
+			for _, ct := range tc.contentTypes {
+				req.Header.Add("Content-Type", ct)
 			}
 			if tc.connection != "" {
 				req.Header.Set("Connection", tc.connection)
 			}
 			w := httptest.NewRecorder()
 			p.h.ServeHTTP(w, req)
-			if got := p.up.last.Get("Content-Type"); w.Code >= 300 || got != "application/scim+json" {
+			if got := p.up.last.Values("Content-Type"); w.Code >= 300 || len(got) != 1 || got[0] != "application/scim+json" {
 				t.Fatalf("%d %s: upstream Content-Type %q", w.Code, w.Body, got)
 			}
 		})

@@ -243,9 +243,17 @@ var outOfScope = map[string]string{
 	"entra/A-*": "token endpoint: authserver TestTokenEndpointChecklist and TestSecretLifecycle (case names carry the IDs); " +
 		"end to end in gateway TestEntraTokenModes, TestEntraTokenOverlap",
 	"entra/SC-*": "ordered scenarios: SC-01…SC-05 replayed end to end in scimtest (TestReplayEntra*), SC-06 in gateway TestEntraTokenExpiry",
-	"okta/O1":    "authorization code flow", "okta/O2": "authorization code flow", "okta/O3": "authorization code flow",
-	"okta/O4": "token endpoint", "okta/O5": "token endpoint", "okta/O6": "token endpoint", "okta/O7": "token endpoint",
-	"okta/O8": "refresh", "okta/O9": "refresh", "okta/O10": "refresh", "okta/O12": "token endpoint",
+	"okta/O1":    "authorization code flow: authserver TestCodeFlowIssuesAdminTokens, scimtest TestReplayOkta (gateway with authorization code)",
+	"okta/O2":    "authorization code flow: authserver TestOktaRedirectURIs",
+	"okta/O3":    "authorization code flow: authserver TestAuthorizeNeverRedirectsToUntrustedURIs",
+	"okta/O4":    "token endpoint: authserver TestOktaTokenLifecycle",
+	"okta/O5":    "token endpoint: authserver TestCodeFlowIssuesAdminTokens (AuthStyleInParams)",
+	"okta/O6":    "token endpoint: authserver TestCodeGrantErrors",
+	"okta/O7":    "token endpoint: authserver TestReplayedCodeRevokesFirstTokens, TestParallelCodeRedemption",
+	"okta/O8":    "refresh: authserver TestOktaTokenLifecycle",
+	"okta/O9":    "refresh: authserver TestOktaTokenLifecycle",
+	"okta/O10":   "refresh: authserver TestRefreshGrant, TestParallelRefresh",
+	"okta/O12":   "token endpoint: authserver TestTokenEndpointChecklist",
 }
 
 var vectorID = regexp.MustCompile(`^(?:[A-Z]{1,2}-\d{2}[a-zF]?|[AOUPGSRL]\d{1,2})$`)

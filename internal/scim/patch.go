@@ -46,7 +46,8 @@ func (n *normalizer) patch(root *node) (bool, error) {
 		// Decision: an Operations list that normalizes to nothing (Okta's
 		// group rename carrying only the read-only id, say) is forwarded
 		// empty; upstreams treat it as a no-op (DIALECTS.md, upstream
-		// contract), and the rewrite lets the gateway answer 204 itself.
+		// contract). The gateway does not answer it itself: only the
+		// upstream knows whether the resource still exists.
 		n.rw.add(RewritePatchEmpty)
 	}
 	ops.elems = out

@@ -108,7 +108,10 @@ func NormalizeRequest(d Dialect, req Request) (Result, error) {
 			if res.Body, err = n.body(kind, req.Body); err != nil {
 				return Result{}, err
 			}
-			if !isSCIMMediaType(contentType) {
+			// Two Content-Types (a custom header an admin added beside the
+			// client's own, as OneLogin's setup guides suggest) are not the
+			// canonical one even when the first is: the upstream gets one.
+			if !isSCIMMediaType(contentType) || len(req.Header.Values("Content-Type")) > 1 {
 				res.ContentType = MediaTypeSCIM
 				n.rw.add(RewriteContentType)
 			}

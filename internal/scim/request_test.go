@@ -111,6 +111,20 @@ func TestNormalizeRequestDecisions(t *testing.T) {
 		{name: "empty-string sub-attribute clears for OneLogin", dialect: "onelogin", method: "PATCH", path: "/Users/1",
 			body:     patchOp + `{"op":"replace","path":"name","value":{"givenName":"","familyName":"C"}}]}`,
 			wantBody: patchOp + `{"op":"replace","path":"name","value":{"familyName":"C"}},{"op":"remove","path":"name.givenName"}]}`},
+		{name: "OneLogin email without an address names no email", dialect: "onelogin", method: "POST", path: "/Users",
+			body:     `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","emails":[{"value":"","type":"work","primary":true}],"phoneNumbers":[{"value":"1","type":"work"},{"value":"","type":"mobile"}]}`,
+			wantBody: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","phoneNumbers":[{"value":"1","type":"work"}]}`},
+		{name: "a null email value names no email", method: "PUT", path: "/Users/1",
+			body:     `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","emails":[{"value":null,"type":"work","primary":true}]}`,
+			wantBody: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u"}`},
+		{name: "replace with only an email without an address clears emails", dialect: "onelogin", method: "PATCH", path: "/Users/1",
+			body:     patchOp + `{"op":"replace","path":"emails","value":[{"value":"","type":"work"}]}]}`,
+			wantBody: patchOp + `{"op":"remove","path":"emails"}]}`},
+		{name: "an email sent without a value is the client's own", method: "POST", path: "/Users",
+			body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","emails":[{"type":"work","primary":true}]}`},
+		{name: "an address has no value to lose", dialect: "onelogin", method: "POST", path: "/Users",
+			body:     `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","addresses":[{"locality":"Zurich","region":"","country":"CH"}]}`,
+			wantBody: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u","addresses":[{"locality":"Zurich","country":"CH"}]}`},
 		{name: "empty-string sub-attribute kept for an unknown client", method: "PATCH", path: "/Users/1",
 			body: patchOp + `{"op":"replace","path":"name","value":{"givenName":"","familyName":"C"}}]}`},
 		{name: "manager $ref null is removed", method: "PATCH", path: "/Users/1",
@@ -295,6 +309,13 @@ func TestContentType(t *testing.T) {
 		if err != nil || got.ContentType != MediaTypeSCIM || !bytes.Equal(got.Body, body) || !reflect.DeepEqual(got.Rewrites, []Rewrite{RewriteContentType}) {
 			t.Errorf("%q: %+v, %v", ct, got, err)
 		}
+	}
+	// Two Content-Types (a custom header beside the client's own) are not
+	// the canonical one, even when the first is.
+	two := http.Header{"Content-Type": {MediaTypeSCIM, "application/json"}}
+	if got, err := NormalizeRequest(OneLogin, Request{Method: "POST", Path: "/Groups", Header: two, Body: body}); err != nil ||
+		got.ContentType != MediaTypeSCIM || !reflect.DeepEqual(got.Rewrites, []Rewrite{RewriteContentType}) {
+		t.Errorf("two Content-Types: %+v, %v", got, err)
 	}
 	got, _ := NormalizeRequest(Okta, Request{Method: "GET", Path: "/Groups", Header: http.Header{}})
 	if got.ContentType != "" {

@@ -66,7 +66,7 @@ func NormalizeResponse(d Dialect, req Request, resp Response) (Response, []Rewri
 		return Response{Status: http.StatusOK, ContentType: media, Body: emptyList(req.RawQuery)}, n.rw
 	case resp.Status >= 400:
 		var changed bool
-		out.Body, changed = errorBody(resp, impliedScimType(req.Method, collection && id == "", resp.Status))
+		out.Body, changed = errorBody(resp, defaultScimType(req.Method, resp.Status, collection))
 		if changed {
 			n.rw.add(RewriteErrorBody)
 		}
@@ -138,21 +138,23 @@ func emptyList(rawQuery string) []byte {
 	return append(b, `,"itemsPerPage":0,"Resources":[]}`...)
 }
 
-// impliedScimType is the scimType an error answer must carry when the
-// upstream named none: a create refused with 409 is "uniqueness" (RFC 7644
-// §3.3 says MUST; Entra's U-26 and G-11 expect it). Other errors have no
-// scimType to infer.
-func impliedScimType(method string, collection bool, status int) string {
-	if status == http.StatusConflict && method == http.MethodPost && collection {
+// defaultScimType is the scimType an error answer must carry when the
+// upstream gave none: RFC 7644 §3.3 requires "uniqueness" on a 409 to a
+// create (the duplicate user of Okta's U3, whose own example error has no
+// scimType), and §3.12 defines no other scimType for 409, to a PUT or a
+// PATCH either. Entra reads it to tell a duplicate from a failure.
+func defaultScimType(method string, status int, collection bool) string {
+	if status == http.StatusConflict && collection &&
+		(method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch) {
 		return Uniqueness
 	}
 	return ""
 }
 
 // errorBody makes an error answer a SCIM error: a JSON error body gets the
-// Error URN, a string status, a detail and scimType (when not "") where
-// missing; anything else (text, HTML, empty) is replaced, keeping a short
-// text/plain message as detail.
+// Error URN, a string status, a detail and scimType (when one is due)
+// where missing; anything else (text, HTML, empty) is replaced, keeping a
+// short text/plain message as detail.
 func errorBody(resp Response, scimType string) ([]byte, bool) {
 	if root, ok := parseJSON(resp.Body); ok && root.kind == kindObject {
 		return completeError(root, resp, scimType)

@@ -35,10 +35,15 @@ func (n *normalizer) typeValue(def *attrDef, v *node, whole bool) (*node, bool) 
 				continue
 			}
 			hadMembers := e.kind == kindObject && len(e.members) > 0
+			hadValue := hadMembers && e.get("value") != nil && def.lookupSub("value") != nil
 			e2, c := n.typeValue(def, e, false)
 			changed = changed || c
-			if hadMembers && e2.kind == kindObject && len(e2.members) == 0 {
-				// every sub-attribute was null or cleared: nothing is left to add
+			if hadMembers && e2.kind == kindObject && (len(e2.members) == 0 || hadValue && e2.get("value") == nil) {
+				// Every sub-attribute was null or cleared, or the value
+				// itself was: an email, phone number or member without its
+				// value names none, whatever its type or primary flag say
+				// (OneLogin's template for a user with no email mapped).
+				// Kept, it would store an email without an address.
 				n.rw.add(RewriteEmptyList)
 				continue
 			}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,10 +30,14 @@ import (
 type step struct {
 	id                  string // vector ID in ../shared/docs/idp
 	method, path, query string
-	body                string // {name} is replaced by a saved id
-	want                []int  // statuses the provider accepts
-	save                string // save the returned id (or Resources[0].id) under this name
-	check               func(t *testing.T, body map[string]any)
+	// emptyQuery sends a "?" with nothing after it (OneLogin's PUT
+	// /Users/{id}?, L9): the server sees the query as empty either way.
+	emptyQuery bool
+	body       string   // {name} is replaced by a saved id
+	header     []string // name, value pairs over the provider's headers; "" removes one
+	want       []int    // statuses the provider accepts
+	save       string   // save the returned id (or Resources[0].id) under this name
+	check      func(t *testing.T, body map[string]any)
 }
 
 // replayer plays a provider's requests into the strict upstream and back:
@@ -51,25 +56,38 @@ type replayer struct {
 // gatewayPath is a running gateway in front of the replayer's upstream.
 type gatewayPath struct {
 	base          string // the SCIM base URL the provider was given
-	authorization string // the provider's Authorization value
+	authorization string // the provider's Authorization header
 }
 
-// credential is how a provider authenticates at the gateway.
-type credential uint8
+// credential is how a provider authenticates to the gateway.
+type credential string
 
 const (
-	// apiKey: OneLogin, Okta's bearer modes, Entra's Secret Token.
-	apiKey credential = iota
-	// clientCredentials: Entra's OAuth2 client credentials, a token from
-	// the token endpoint with the secret in HTTP Basic.
-	clientCredentials
+	// bearerKey is Authorization: Bearer <API key>: OneLogin, Entra's
+	// Secret Token, Okta's Bearer mode.
+	bearerKey credential = "API key"
+	// rawKey is Okta's Header mode (A2): the API key as the whole
+	// Authorization value, on a raw_api_key route.
+	rawKey credential = "raw API key"
+	// oktaOAuth is the access token of the authorization-code flow Okta
+	// runs (O1, O4, O11): an admin of the tenant signs in and consents.
+	oktaOAuth credential = "authorization code"
+	// clientCredentials is Entra's OAuth2 client credentials: a token from
+	// the token endpoint, the secret in HTTP Basic.
+	clientCredentials credential = "client credentials"
 )
 
 // forEachPath replays a sequence through the normalizer alone and through
-// the real gateway, reached with cred, each into a fresh strict upstream.
-func forEachPath(t *testing.T, d scim.Dialect, header http.Header, cred credential, replay func(*testing.T, *replayer)) {
+// the real gateway with each credential (an API key by default), each into
+// a fresh strict upstream.
+func forEachPath(t *testing.T, d scim.Dialect, header http.Header, replay func(*testing.T, *replayer), creds ...credential) {
+	if len(creds) == 0 {
+		creds = []credential{bearerKey}
+	}
 	t.Run("normalizer", func(t *testing.T) { replay(t, newReplayer(t, d, header)) })
-	t.Run("gateway", func(t *testing.T) { replay(t, newGatewayReplayer(t, d, header, cred)) })
+	for _, c := range creds {
+		t.Run("gateway with "+string(c), func(t *testing.T) { replay(t, newGatewayReplayer(t, d, header, c)) })
+	}
 }
 
 func newReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
@@ -77,8 +95,7 @@ func newReplayer(t *testing.T, d scim.Dialect, header http.Header) *replayer {
 }
 
 // newGatewayReplayer serves the strict upstream behind the real gateway, on
-// a route whose dialect is d, and authenticates with a credential of tenant
-// acme.
+// a route whose dialect is d, and authenticates as tenant acme with cred.
 func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header, cred credential) *replayer {
 	r := newReplayer(t, d, header)
 	up := httptest.NewServer(r.srv)
@@ -88,8 +105,8 @@ func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header, cred c
 		dialect = config.Dialect(d)
 	}
 	route := config.DefaultRoute()
-	route.Prefix, route.Upstream, route.Dialect = "/scim/v2", up.URL, dialect
-	stack := stacktest.Start(t, stacktest.Options{Gateway: config.Gateway{Routes: []config.Route{route}}})
+	route.Prefix, route.Upstream, route.Dialect, route.RawAPIKey = "/scim/v2", up.URL, dialect, cred == rawKey
+	stack := stacktest.Start(t, stacktest.Options{Gateway: config.Gateway{Routes: []config.Route{route}}, AuthorizationCode: cred == oktaOAuth})
 	ctx := context.Background()
 	if _, err := stack.Credentials.CreateTenant(ctx, "acme", "Acme"); err != nil {
 		t.Fatal(err)
@@ -97,12 +114,19 @@ func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header, cred c
 	audiences := []string{stack.URL + "/scim/v2"}
 	r.gateway = &gatewayPath{base: stack.URL + "/scim/v2"}
 	switch cred {
-	case apiKey:
+	case bearerKey, rawKey:
 		key, plain, err := stack.Credentials.CreateAPIKey(ctx, credentials.APIKeySpec{TenantID: "acme", Name: "provider", Audiences: audiences})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.client, r.gateway.authorization = key.ID, "Bearer "+plain
+		r.client, r.gateway.authorization = key.ID, plain
+		if cred == bearerKey {
+			r.gateway.authorization = "Bearer " + plain
+		}
+	case oktaOAuth:
+		var token string
+		r.client, token = oktaAccessToken(t, stack, audiences)
+		r.gateway.authorization = "Bearer " + token
 	case clientCredentials:
 		c, secret, err := stack.Credentials.CreateClient(ctx, credentials.ClientSpec{TenantID: "acme", Name: "Entra", Kind: credentials.KindEntra, Audiences: audiences})
 		if err != nil {
@@ -118,6 +142,33 @@ func newGatewayReplayer(t *testing.T, d scim.Dialect, header http.Header, cred c
 	return r
 }
 
+// oktaAccessToken connects an Okta client of tenant acme as Okta does: the
+// authorize request with offline_access, an admin's sign-in and consent,
+// the code redeemed with client_secret_basic and no PKCE (O1, O4). It
+// returns the client's id and the access token.
+func oktaAccessToken(t *testing.T, stack *stacktest.Stack, audiences []string) (string, string) {
+	ctx := context.Background()
+	const password = "correct horse battery staple"
+	if _, _, err := stack.Credentials.CreateAdmin(ctx, "acme", "ada", password); err != nil {
+		t.Fatal(err)
+	}
+	c, secret, err := stack.Credentials.CreateClient(ctx, credentials.ClientSpec{TenantID: "acme", Name: "Okta", Kind: credentials.KindOkta,
+		OktaAppName: "acmescim", Audiences: audiences})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callback := credentials.OktaRedirectURIs("acmescim")[0]
+	code := stack.Authorize(t, url.Values{"response_type": {"code"}, "client_id": {c.ID}, "redirect_uri": {callback},
+		"state": {"okta-state"}, "scope": {"scim.full offline_access"}}, "ada", password)
+	cfg := oauth2.Config{ClientID: c.ID, ClientSecret: secret, RedirectURL: callback,
+		Endpoint: oauth2.Endpoint{TokenURL: stack.URL + authserver.TokenPath, AuthStyle: oauth2.AuthStyleInHeader}}
+	tok, err := cfg.Exchange(ctx, code)
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("code exchange: %+v %v", tok, err)
+	}
+	return c.ID, tok.AccessToken
+}
+
 func (r *replayer) expand(s string) string {
 	for k, v := range r.vars {
 		s = strings.ReplaceAll(s, "{"+k+"}", v)
@@ -130,10 +181,17 @@ func (r *replayer) run(steps ...step) {
 	for _, s := range steps {
 		req := scim.Request{Method: s.method, Path: "/scim/v2" + s.path, RawQuery: r.expand(s.query), Header: r.header.Clone(), Body: []byte(r.expand(s.body))}
 		req.Path = r.expand(req.Path)
-		if s.body != "" && req.Header.Get("Content-Type") == "" && r.header.Get("X-No-Content-Type") == "" {
+		if s.body != "" && req.Header.Get("Content-Type") == "" {
 			req.Header.Set("Content-Type", "application/scim+json; charset=utf-8")
 		}
-		status, body := r.roundTrip(req)
+		for i := 0; i+1 < len(s.header); i += 2 {
+			if s.header[i+1] == "" {
+				req.Header.Del(s.header[i])
+			} else {
+				req.Header.Set(s.header[i], s.header[i+1])
+			}
+		}
+		status, body := r.roundTrip(req, s.emptyQuery)
 		if !slices.Contains(s.want, status) {
 			r.t.Fatalf("%s %s %s: status %d, want %v: %s", s.id, s.method, req.Path, status, s.want, body)
 		}
@@ -141,6 +199,12 @@ func (r *replayer) run(steps ...step) {
 		if len(body) > 0 {
 			if err := json.Unmarshal(body, &out); err != nil {
 				r.t.Fatalf("%s: invalid JSON %q", s.id, body)
+			}
+		}
+		if status >= 400 {
+			// R10, L14: every error is a SCIM error, its status a string.
+			if schemas, _ := out["schemas"].([]any); len(schemas) != 1 || schemas[0] != scim.URNError || out["status"] != strconv.Itoa(status) || out["detail"] == "" {
+				r.t.Fatalf("%s: %d is not a SCIM error: %s", s.id, status, body)
 			}
 		}
 		if s.save != "" {
@@ -159,9 +223,9 @@ func (r *replayer) run(steps ...step) {
 	}
 }
 
-func (r *replayer) roundTrip(req scim.Request) (int, []byte) {
+func (r *replayer) roundTrip(req scim.Request, emptyQuery bool) (int, []byte) {
 	if r.gateway != nil {
-		return r.throughGateway(req)
+		return r.throughGateway(req, emptyQuery)
 	}
 	got, err := scim.NormalizeRequest(r.dialect, req)
 	if err != nil {
@@ -194,13 +258,13 @@ func (r *replayer) roundTrip(req scim.Request) (int, []byte) {
 // throughGateway sends req to the gateway as the provider would over HTTP:
 // a query with raw spaces or quotes (as the vectors write them) is escaped
 // the way an HTTP client must.
-func (r *replayer) throughGateway(req scim.Request) (int, []byte) {
+func (r *replayer) throughGateway(req scim.Request, emptyQuery bool) (int, []byte) {
 	query := strings.NewReplacer(" ", "%20", `"`, "%22").Replace(req.RawQuery)
 	u, err := url.Parse(r.gateway.base + strings.TrimPrefix(req.Path, "/scim/v2"))
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	u.RawQuery = query
+	u.RawQuery, u.ForceQuery = query, emptyQuery
 	hr, err := http.NewRequest(req.Method, u.String(), bytes.NewReader(req.Body))
 	if err != nil {
 		r.t.Fatal(err)
@@ -217,6 +281,22 @@ func (r *replayer) throughGateway(req scim.Request) (int, []byte) {
 		r.t.Fatalf("%s %s: Content-Type %q", req.Method, req.Path, ct)
 	}
 	return resp.StatusCode, body
+}
+
+// seed creates a resource of tenant acme in the upstream directly, as the
+// user service had it before the provider came (and as fast as wanted:
+// the gateway's rate limits are not the provider's pace).
+func (r *replayer) seed(res scim.Resource, body string) {
+	r.t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/"+string(res), strings.NewReader(body))
+	req.Header.Set("Content-Type", scim.MediaTypeSCIM)
+	req.Header.Set("X-Scim-Tenant", "acme")
+	req.Header.Set("X-Scim-Client", r.client)
+	w := httptest.NewRecorder()
+	r.srv.ServeHTTP(w, req)
+	if w.Code != http.StatusCreated {
+		r.t.Fatalf("seed %s: %d %s", body, w.Code, w.Body)
+	}
 }
 
 // final returns the tenant's resources by id.
@@ -239,6 +319,27 @@ func total(n float64) func(*testing.T, map[string]any) {
 		if b["totalResults"] != n {
 			t.Fatalf("totalResults = %v, want %v", b["totalResults"], n)
 		}
+	}
+}
+
+func scimType(want string) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		if b["scimType"] != want {
+			t.Fatalf("scimType %v, want %s", b["scimType"], want)
+		}
+	}
+}
+
+// oktaFields checks what Okta's SPEC test reads of a user (§6.2 steps 7
+// and 8, P4, U6).
+func oktaFields(t *testing.T, u map[string]any) {
+	t.Helper()
+	name, _ := u["name"].(map[string]any)
+	emails, _ := u["emails"].([]any)
+	if u["id"] == nil || u["userName"] == nil || u["active"] == nil || name["givenName"] == nil || name["familyName"] == nil ||
+		len(emails) == 0 || emails[0].(map[string]any)["value"] == nil {
+		t.Fatalf("user lacks what Okta reads: %v", u)
 	}
 }
 
@@ -276,7 +377,7 @@ func entraUser(name, external string) string {
 // default (non-flag) job, route dialect entra, connected with OAuth2 client
 // credentials (SC-01 starts with A-01).
 func TestReplayEntraDefaultJob(t *testing.T) {
-	forEachPath(t, scim.Entra, http.Header{}, clientCredentials, replayEntraDefaultJob)
+	forEachPath(t, scim.Entra, http.Header{}, replayEntraDefaultJob, clientCredentials)
 }
 
 func replayEntraDefaultJob(t *testing.T, r *replayer) {
@@ -379,7 +480,7 @@ func replayEntraDefaultJob(t *testing.T, r *replayer) {
 // TestReplayEntraFlagJob plays the aadOptscim062020 job and the SCIM
 // Validator's lower-case requests with dialect auto.
 func TestReplayEntraFlagJob(t *testing.T) {
-	forEachPath(t, scim.Auto, http.Header{}, apiKey, replayEntraFlagJob)
+	forEachPath(t, scim.Auto, http.Header{}, replayEntraFlagJob)
 }
 
 func replayEntraFlagJob(t *testing.T, r *replayer) {
@@ -418,7 +519,8 @@ func replayEntraFlagJob(t *testing.T, r *replayer) {
 // TestReplayOkta plays okta.md §7.3–§7.5: assignment, profile PUT,
 // (de)activation, password, and group push; Okta never deletes users.
 func TestReplayOkta(t *testing.T) {
-	forEachPath(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}}, apiKey, replayOkta)
+	forEachPath(t, scim.Auto, http.Header{"User-Agent": {"Okta SCIM Client 1.0.0"}, "Accept": {"application/scim+json"}}, replayOkta,
+		oktaOAuth, rawKey, bearerKey)
 }
 
 func replayOkta(t *testing.T, r *replayer) {
@@ -434,7 +536,69 @@ func replayOkta(t *testing.T, r *replayer) {
 		step{id: "U2", method: "POST", path: "/Users", body: u2, want: created, save: "uid", check: noPassword},
 		step{id: "U3", method: "POST", path: "/Users", body: u2, want: []int{409}},
 		step{id: "U4", method: "GET", path: "/Users", query: `filter=userName eq "TEST.USER@OKTA.LOCAL"`, want: ok, check: total(1)},
-		step{id: "U5", method: "GET", path: "/Users", query: "filter=TEST.USER@OKTA.LOCAL", want: []int{400}},
+		step{id: "U5", method: "GET", path: "/Users", query: "filter=TEST.USER@OKTA.LOCAL", want: []int{400}, check: scimType(scim.InvalidFilter)},
+		step{id: "U6", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
+			if b["id"] != r.vars["uid"] {
+				t.Fatalf("id %v", b["id"])
+			}
+			oktaFields(t, b)
+		}},
+		step{id: "P4", method: "GET", path: "/Users", query: "count=1&startIndex=1", want: ok, check: func(t *testing.T, b map[string]any) {
+			oktaFields(t, b["Resources"].([]any)[0].(map[string]any))
+		}},
+		// Okta's SPEC test (§6.2, §6.3, §7.6)
+		step{id: "S1", method: "GET", path: "/ServiceProviderConfig", want: ok, check: func(t *testing.T, b map[string]any) {
+			for _, k := range []string{"patch", "bulk", "filter", "changePassword", "sort", "etag"} {
+				if _, ok := b[k].(map[string]any)["supported"].(bool); !ok {
+					t.Fatalf("%s.supported missing: %v", k, b)
+				}
+			}
+			if b["patch"].(map[string]any)["supported"] != true || b["filter"].(map[string]any)["maxResults"] == nil ||
+				b["bulk"].(map[string]any)["maxOperations"] == nil || b["bulk"].(map[string]any)["maxPayloadSize"] == nil {
+				t.Fatalf("ServiceProviderConfig %v", b)
+			}
+			if a := b["authenticationSchemes"].([]any)[0].(map[string]any); a["type"] == nil || a["description"] == nil {
+				t.Fatalf("authenticationSchemes %v", a)
+			}
+		}},
+		step{id: "S2", method: "POST", path: "/ServiceProviderConfig", body: "test\r\n\r\n", header: []string{"Content-Type", "application/scim+json"}, want: []int{405}},
+		step{id: "S3", method: "GET", path: "/ResourceTypes", want: ok, check: func(t *testing.T, b map[string]any) {
+			if rt := b["Resources"].([]any)[0].(map[string]any); rt["name"] == nil || rt["endpoint"] == nil || rt["schema"] == nil {
+				t.Fatalf("ResourceTypes %v", b)
+			}
+		}},
+		step{id: "S3 POST", method: "POST", path: "/ResourceTypes", body: "test", want: []int{405}},
+		step{id: "S4", method: "GET", path: "/Schemas", want: ok, check: func(t *testing.T, b map[string]any) {
+			if sc := b["Resources"].([]any)[0].(map[string]any); sc["id"] == nil || sc["attributes"] == nil {
+				t.Fatalf("Schemas %v", b)
+			}
+		}},
+		step{id: "S4 POST", method: "POST", path: "/Schemas", body: "test", want: []int{405}},
+		step{id: "S5", method: "POST", path: "/Users", header: []string{"Content-Type", "", "Accept", "application/scim+json; charset=utf-8"},
+			body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"spec.user@okta.local","name":{"givenName":"Spec","familyName":"User"},"emails":[{"primary":true,"value":"spec.user@okta.local","type":"work"}],"displayName":"Spec User","active":true}`,
+			want: created, save: "uid3", check: func(t *testing.T, b map[string]any) {
+				if b["active"] != true || b["userName"] != "spec.user@okta.local" || b["name"].(map[string]any)["givenName"] != "Spec" {
+					t.Fatalf("S5 %v", b)
+				}
+			}},
+		step{id: "S6", method: "GET", path: "/Users/010101001010101011001010101011", want: []int{404}},
+		step{id: "S6 R12", method: "GET", path: "/Users/00919288221112222", want: []int{404}},
+		// robustness (§7.7)
+		step{id: "R1 json", method: "POST", path: "/Users", header: []string{"Content-Type", "application/json"}, body: `{"userName":"r1.json@okta.local"}`, want: created},
+		step{id: "R1 text/plain", method: "POST", path: "/Users", header: []string{"Content-Type", "text/plain"}, body: `{"userName":"r1.text@okta.local"}`, want: created},
+		step{id: "R2", method: "GET", path: "/Users/{uid}", header: []string{"Accept", "application/json"}, want: ok},
+		step{id: "R3 UserName EQ", method: "GET", path: "/Users", query: `filter=UserName EQ "test.user@okta.local"`, want: ok, check: total(1)},
+		step{id: "R3 Eq and AND", method: "GET", path: "/Users", query: `filter=userName Eq "test.user@okta.local" AND active eq true`, want: ok, check: total(1)},
+		step{id: "R4", method: "GET", path: "/Users/", query: "filter=DisplayName+eq+%22BobIsAmazing%22", want: ok, check: total(0)},
+		step{id: "R5", method: "POST", path: "/Users", body: `{"UserName":"r5@okta.local","emails":[{"Primary":true,"value":"r5@okta.local"}]}`, want: created, check: func(t *testing.T, b map[string]any) {
+			if b["userName"] != "r5@okta.local" || b["emails"].([]any)[0].(map[string]any)["primary"] != true {
+				t.Fatalf("R5 %v", b)
+			}
+		}},
+		step{id: "R7", method: "POST", path: "/Users", body: `{"displayName":"no user name"}`, want: []int{400}, check: scimType(scim.InvalidValue)},
+		step{id: "R8", method: "POST", path: "/Users", body: `{"userName":`, want: []int{400}, check: scimType(scim.InvalidSyntax)},
+		step{id: "R9", method: "POST", path: "/Users", body: `{"userName":"r9a@okta.local","externalId":"same"}`, want: created},
+		step{id: "R9 second", method: "POST", path: "/Users", body: `{"userName":"r9b@okta.local","externalId":"same"}`, want: created},
 		step{id: "U7", method: "PUT", path: "/Users/{uid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"{uid}","userName":"test.user@okta.local","name":{"givenName":"Another","middleName":"Excited","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work","display":"test.user@okta.local"}],"active":true,"groups":[],"meta":{"resourceType":"User"}}`, want: ok},
 		step{id: "U8", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"active":false}}]}`, want: okOrNoContent},
 		step{id: "U9", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
@@ -459,12 +623,28 @@ func replayOkta(t *testing.T, r *replayer) {
 		}},
 		step{id: "U10", method: "GET", path: "/Users", query: `filter=userName eq "test.user@okta.local"`, want: ok, check: total(1)},
 		step{id: "U11", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"active":true}}]}`, want: okOrNoContent},
+		step{id: "U12", method: "PUT", path: "/Users/{uid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"{uid}","userName":"test.user@okta.local","name":{"givenName":"Another","middleName":"Excited","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work"}],"active":false,"groups":[],"meta":{"resourceType":"User"}}`,
+			want: ok, check: func(t *testing.T, b map[string]any) {
+				if b["active"] != false {
+					t.Fatalf("U12 %v", b)
+				}
+			}},
+		step{id: "R6", method: "PUT", path: "/Users/{uid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"test.user@okta.local","name":{"givenName":"Another","middleName":"Excited","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work"}],"active":true,"adresses":[{"locality":"x"}]}`, want: ok},
+		step{id: "U13", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","path":"active","value":false}]}`, want: okOrNoContent},
+		step{id: "U13 get", method: "GET", path: "/Users/{uid}", want: ok, check: func(t *testing.T, b map[string]any) {
+			if b["active"] != false {
+				t.Fatalf("U13 %v", b)
+			}
+		}},
+		step{id: "U15", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","path":"name.givenName","value":"Another"}]}`, want: okOrNoContent},
 		step{id: "U14", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"Replace","path":"active","value":"False"}]}`, want: okOrNoContent},
 		step{id: "U16", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"name.givenName":"A","displayName":"A U","active":true}}]}`, want: okOrNoContent},
 		step{id: "U17", method: "PATCH", path: "/Users/{uid}", body: pop + `{"op":"replace","value":{"password":"N3w-Pass!"}}]}`, want: okOrNoContent, check: noPassword},
 		step{id: "U2 second", method: "POST", path: "/Users", body: strings.ReplaceAll(u2, "test.user@", "second@"), want: created, save: "uid2"},
 		step{id: "G1", method: "POST", path: "/Groups", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Test SCIMv2","members":[]}`, want: created, save: "gid"},
 		step{id: "G2", method: "GET", path: "/Groups", query: `filter=displayName eq "Test SCIMv2"`, want: ok, check: total(1)},
+		step{id: "S7", method: "GET", path: "/Groups", want: ok, check: total(1)},
+		step{id: "P3", method: "GET", path: "/Groups", query: "startIndex=1&count=100", want: ok, check: total(1)},
 		step{id: "G3", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"replace","value":{"id":"{gid}","displayName":"Test SCIMv2"}}]}`, want: okOrNoContent},
 		step{id: "G4", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"add","path":"members","value":[{"value":"{uid}","display":"test.user@okta.local"}]}]}`, want: okOrNoContent},
 		step{id: "G5", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"remove","path":"members[value eq \"{uid}\"]"},{"op":"add","path":"members","value":[{"value":"{uid2}","display":"u2"}]}]}`, want: okOrNoContent},
@@ -490,16 +670,54 @@ func replayOkta(t *testing.T, r *replayer) {
 		step{id: "G10", method: "PUT", path: "/Groups/{gid}", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"{gid}","displayName":"Renamed","members":[{"value":"{uid}"}]}`, want: ok},
 		step{id: "G11", method: "DELETE", path: "/Groups/{gid}", want: []int{204}},
 		step{id: "G11 get", method: "GET", path: "/Groups/{gid}", want: []int{404}},
+		step{id: "U18", method: "DELETE", path: "/Users/{uid3}", want: []int{204}},
+		step{id: "U18 get", method: "GET", path: "/Users/{uid3}", want: []int{404}},
+		// a rename that normalizes to nothing still reaches the upstream,
+		// which knows the group is gone
+		step{id: "G3 after G11", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"op":"replace","value":{"id":"{gid}"}}]}`, want: []int{404}},
 	)
 	u := r.final(scim.Users)[r.vars["uid"]]
 	if u["active"] != true || u["displayName"] != "A U" || u["name"].(map[string]any)["givenName"] != "A" || u["password"] != "N3w-Pass!" || len(r.final(scim.Groups)) != 0 {
 		t.Fatalf("final user %v", u)
 	}
+	replayOktaImport(t, r)
+}
+
+// replayOktaImport is P1 and P2: 250 users imported 100 at a time, Okta
+// moving startIndex by 100 while totalResults is larger; every id comes
+// exactly once, and the paging fields are JSON integers.
+func replayOktaImport(t *testing.T, r *replayer) {
+	const users, count = 250, 100
+	for i := len(r.final(scim.Users)); i < users; i++ {
+		r.seed(scim.Users, `{"schemas":["`+scim.URNUser+`"],"userName":"import`+strconv.Itoa(i)+`@okta.local"}`)
+	}
+	seen := map[string]int{}
+	for start := 1; start <= users; start += count {
+		want := min(count, users-start+1)
+		r.run(step{id: "P1/P2 page " + strconv.Itoa(start), method: "GET", path: "/Users", query: "startIndex=" + strconv.Itoa(start) + "&count=100", want: ok,
+			check: func(t *testing.T, b map[string]any) {
+				res, _ := b["Resources"].([]any)
+				if b["totalResults"] != float64(users) || b["startIndex"] != float64(start) || b["itemsPerPage"] != float64(want) || len(res) != want {
+					t.Fatalf("page at %d: totalResults %v startIndex %v itemsPerPage %v, %d resources", start, b["totalResults"], b["startIndex"], b["itemsPerPage"], len(res))
+				}
+				for _, x := range res {
+					seen[x.(map[string]any)["id"].(string)]++
+				}
+			}})
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("user %s on %d pages", id, n)
+		}
+	}
+	if len(seen) != users {
+		t.Fatalf("%d users over the pages, want %d", len(seen), users)
+	}
 }
 
 // TestReplayOneLogin plays onelogin.md §6 with route dialect onelogin.
 func TestReplayOneLogin(t *testing.T) {
-	forEachPath(t, scim.OneLogin, http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}}, apiKey, replayOneLogin)
+	forEachPath(t, scim.OneLogin, http.Header{"Accept": {"application/json"}, "Content-Type": {"application/json"}}, replayOneLogin)
 }
 
 func replayOneLogin(t *testing.T, r *replayer) {
@@ -528,7 +746,7 @@ func replayOneLogin(t *testing.T, r *replayer) {
 		step{id: "L7", method: "POST", path: "/Groups", body: `{"displayName":"Group C","schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"]}`, want: []int{200, 201}, save: "gid"},
 		step{id: "L8", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"value":[{"value":"{uid}"}],"op":"add","path":"members"}]}`, want: okOrNoContent},
 		step{id: "L8 second", method: "PATCH", path: "/Groups/{gid}", body: pop + `{"value":[{"value":"{uid4}"}],"op":"add","path":"members"}]}`, want: okOrNoContent},
-		step{id: "L9", method: "PUT", path: "/Users/{uid}", body: tpl("true"), want: ok},
+		step{id: "L9", method: "PUT", path: "/Users/{uid}", emptyQuery: true, body: tpl("true"), want: ok},
 		step{id: "L10", method: "PATCH", path: "/Groups/{gid}", body: leave("uid"), want: okOrNoContent},
 	)
 	if got := members(r, "gid"); !slices.Equal(got, []string{r.vars["uid4"]}) {
@@ -543,6 +761,12 @@ func replayOneLogin(t *testing.T, r *replayer) {
 		step{id: "L12", method: "GET", path: "/Users", query: "count=100&startIndex=1", want: ok, check: total(3)},
 		// the template with no enterprise attribute mapped: nothing of the
 		// extension is left to forward
+		// the template for a user without an email: no email without an address is stored
+		step{id: "L5 no email mapped", method: "POST", path: "/Users", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"noemail@example.com","emails":[{"value":"","type":"work","primary":true}]}`, want: []int{200, 201}, check: func(t *testing.T, b map[string]any) {
+			if b["emails"] != nil {
+				t.Fatalf("emails %v", b["emails"])
+			}
+		}},
 		step{id: "L6 blank extension", method: "POST", path: "/Users", body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","` + ent + `"],"userName":"blank@example.com","` + ent + `":{"organization":"","department":"","manager":{"value":"","displayName":" "}}}`, want: []int{200, 201}, check: func(t *testing.T, b map[string]any) {
 			if b[ent] != nil {
 				t.Fatalf("extension %v", b[ent])
@@ -591,10 +815,10 @@ func TestReplayEntraVectors(t *testing.T) {
 		cred    credential
 	}{
 		{"auto, client credentials", scim.Auto, http.Header{}, clientCredentials},
-		{"entra, Secret Token, Accept */*", scim.Entra, http.Header{"Accept": {"*/*"}}, apiKey},
-		{"auto, Secret Token, Accept scim+json", scim.Auto, http.Header{"Accept": {"application/scim+json"}}, apiKey},
+		{"entra, Secret Token, Accept */*", scim.Entra, http.Header{"Accept": {"*/*"}}, bearerKey},
+		{"auto, Secret Token, Accept scim+json", scim.Auto, http.Header{"Accept": {"application/scim+json"}}, bearerKey},
 	} {
-		t.Run(tc.name, func(t *testing.T) { forEachPath(t, tc.dialect, tc.header, tc.cred, replayEntraVectors) })
+		t.Run(tc.name, func(t *testing.T) { forEachPath(t, tc.dialect, tc.header, replayEntraVectors, tc.cred) })
 	}
 }
 
