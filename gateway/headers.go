@@ -77,7 +77,10 @@ func (h *headerRules) owned(name string) bool {
 // new map with room for extra more: not the gateway's own, not
 // Authorization unless the route forwards it, not the connection's
 // (hop-by-hop headers and those the client named in Connection), not
-// Content-Length, which the transport writes from the body it sends.
+// Content-Length, which the transport writes from the body it sends, not
+// Expect: the gateway has read the whole body before it sends anything,
+// so a 100-continue was already met here (an upstream that answers 417 to
+// expectations it does not know would refuse a request that is fine).
 // The value slices are shared with in.
 func (h *headerRules) outbound(in http.Header, keepAuthorization bool, extra int) http.Header {
 	// A Go map of up to eight entries is one group, one allocation; a
@@ -87,7 +90,7 @@ func (h *headerRules) outbound(in http.Header, keepAuthorization bool, extra int
 	connection := in["Connection"]
 	for name, values := range in {
 		if h.owned(name) || !keepAuthorization && equalFolded(name, "authorization") ||
-			isHopByHop(name) || name == "Content-Length" || listedIn(connection, name) {
+			isHopByHop(name) || name == "Content-Length" || name == "Expect" || listedIn(connection, name) {
 			continue
 		}
 		out[name] = values

@@ -35,6 +35,7 @@ func TestOutboundHeaders(t *testing.T) {
 		"User-Agent":             {"Okta SCIM Client 1.0.0"},
 		"Content-Type":           {"application/scim+json"},
 		"Content-Length":         {"12"},
+		"Expect":                 {"100-continue"},
 		"Connection":             {"keep-alive, X-Hop"},
 		"X-Hop":                  {"this connection only"},
 		"Keep-Alive":             {"timeout=5"},
