@@ -432,6 +432,12 @@ func TestUpstreamFailures(t *testing.T) {
 			t.Fatal("the upstream request was not cancelled at the timeout")
 		}
 	})
+	t.Run("refuses the gateway's own credential", func(t *testing.T) {
+		r := s.do(http.MethodGet, rooms+"/Users", tok, "", "X-Test-Refuse", "1")
+		if e := wantError(t, r, 502); !strings.Contains(e.Detail, "refused scimgate's credential") || r.header.Get("WWW-Authenticate") != "" {
+			t.Errorf("detail %q, WWW-Authenticate %q", e.Detail, r.header.Get("WWW-Authenticate"))
+		}
+	})
 	t.Run("client half-closes", func(t *testing.T) {
 		// Sending the request, then shutting the write side, cancels it
 		// upstream as a client gone would; the client still reading gets

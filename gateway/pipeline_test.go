@@ -177,6 +177,40 @@ func TestPipelineForwardsAuthorizationWhenAsked(t *testing.T) {
 	}
 }
 
+// An upstream's 401 is about the gateway's credential for it unless the
+// caller's own is forwarded; only then does it reach the provider.
+func TestPipelineUpstreamRefusingTheGateway(t *testing.T) {
+	const refusal = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401","detail":"bad service token"}`
+	refuse := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{
+			StatusCode: 401, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: r,
+			Header: http.Header{"Content-Type": {"application/scim+json"}, "Www-Authenticate": {`Bearer realm="upstream"`},
+				"Content-Length": {strconv.Itoa(len(refusal))}},
+			Body: io.NopCloser(strings.NewReader(refusal)), ContentLength: int64(len(refusal)),
+		}, nil
+	})
+	for _, tc := range []struct {
+		forward bool
+		status  int
+		detail  string
+	}{
+		{forward: false, status: 502, detail: "refused scimgate's credential"},
+		{forward: true, status: 401, detail: "bad service token"},
+	} {
+		p := newPipeline(t, config.DialectAuto, func(r *config.Route) { r.ForwardAuthorization = tc.forward })
+		p.g.proxy.transport = refuse
+		req := httptest.NewRequest(http.MethodGet, testIssuer+"/scim/v2/Users", nil)
+		req.Header.Set("Authorization", "Bearer "+p.apiKey)
+		w := httptest.NewRecorder()
+		p.h.ServeHTTP(w, req)
+		challenge := w.Header().Get("WWW-Authenticate")
+		if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.detail) || (challenge != "") != tc.forward {
+			t.Errorf("forward_authorization %v: %d %q, WWW-Authenticate %q; want %d with %q",
+				tc.forward, w.Code, w.Body, challenge, tc.status, tc.detail)
+		}
+	}
+}
+
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTripDeadline(r *http.Request, _ time.Time) (*http.Response, error) {

@@ -132,6 +132,16 @@ func (p *proxy) relay(w http.ResponseWriter, r *http.Request, ex *exchange, body
 		}
 	}
 	p.g.metrics.Upstream(ex.route.prefix, status, err, time.Since(start))
+	if status == http.StatusUnauthorized && !ex.route.forwardAuthorization {
+		// The caller's credential was checked here and is not forwarded, so
+		// the upstream refused the gateway's own (the route's headers).
+		// Relayed, that 401 would tell the identity provider its credential
+		// is wrong: Entra quarantines the job for it and the admin rotates a
+		// secret that is fine. A 502 points at the gateway, and providers
+		// retry it.
+		resp.Body.Close()
+		err = errUpstreamRefusedGateway
+	}
 	if err == nil {
 		err = p.modifyResponse(resp, ex)
 		if err != nil {
@@ -429,13 +439,19 @@ func (p *proxy) fail(w http.ResponseWriter, ex *exchange, err error) {
 		return
 	}
 	e := &scim.Error{Status: http.StatusBadGateway, Detail: "the upstream service is unavailable"}
-	if upstreamTimedOut(err, !time.Now().Before(ex.deadline)) {
+	switch {
+	case errors.Is(err, errUpstreamRefusedGateway):
+		e = &scim.Error{Status: http.StatusBadGateway, Detail: "the upstream service refused scimgate's credential for it; " +
+			"this is not about the credential of this request: the scimgate operator must fix the route's upstream headers"}
+	case upstreamTimedOut(err, !time.Now().Before(ex.deadline)):
 		e = &scim.Error{Status: http.StatusGatewayTimeout, Detail: "the upstream service did not answer within " + ex.route.timeout.String()}
 	}
 	p.g.log.WarnContext(ex.ctx, "gateway: upstream failed", "route", ex.route.prefix, "status", e.Status, "err", err)
 	p.g.recordWrite(ex, e.Status, nil, nil)
 	writeErrorFor(w, ex.in.Header, e)
 }
+
+var errUpstreamRefusedGateway = errors.New("the upstream answered 401 to the gateway's own credential (the route's headers)")
 
 var errClientGone = &scim.Error{Status: http.StatusBadGateway, Detail: "the request was cancelled: the client closed its connection"}
 

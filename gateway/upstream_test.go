@@ -21,6 +21,8 @@ import (
 //
 //   - X-Test-Delay: <duration> delays the answer (until the request is
 //     cancelled, which is reported on canceled);
+//   - X-Test-Refuse: 1 answers 401, as a service refusing the credential
+//     the route's headers give it;
 //   - below /legacy it plays an older user-only service: /Groups is a
 //     plain-text 404.
 //
@@ -78,6 +80,11 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 			u.canceled <- r.URL.Path
 			return
 		}
+	}
+	if r.Header.Get("X-Test-Refuse") != "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="upstream", error="invalid_token"`)
+		http.Error(w, "bad service token", http.StatusUnauthorized)
+		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/legacy/Groups") {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
