@@ -20,9 +20,12 @@ import (
 
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/accesstoken"
+	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/internal/scim"
 	"github.com/scimgate/scimgate/internal/secret"
+	"github.com/scimgate/scimgate/internal/stacktest"
 	"github.com/scimgate/scimgate/internal/store/storetest"
+	"github.com/scimgate/scimgate/internal/testkit"
 	"github.com/scimgate/scimgate/keys"
 )
 
@@ -297,12 +300,7 @@ func TestAttackTokens(t *testing.T) {
 	if r := s.do(http.MethodGet, shared+"/Users", bearer(revoked), ""); r.status != 200 {
 		t.Fatalf("before revocation: %d %s", r.status, r.body) // now in the verified-token cache
 	}
-	rev, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth2/revoke", strings.NewReader("token="+revoked))
-	rev.SetBasicAuth(s.acme.id, s.acme.secret)
-	rev.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if resp, err := http.DefaultClient.Do(rev); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("revoke: %v %v", resp, err)
-	}
+	s.revoke(s.acme, revoked)
 
 	before := len(s.up.requests())
 	for _, tc := range []struct{ name, token, detail string }{
@@ -514,44 +512,131 @@ func TestRateLimits(t *testing.T) {
 	}
 }
 
-func TestDisablingBites(t *testing.T) {
-	s := newStack(t, stackOptions{statusTTL: 50 * time.Millisecond})
+// TestChangesBiteWithinTheirBound is how long a credential keeps working
+// at the gateway after it is revoked, disabled, deleted or expires, on the
+// replica where the change was made (README, "How long a revoked
+// credential keeps working"; test/replicas has the other replicas). The
+// stack's clock stands still, so each bound is checked exactly: at the
+// bound the credential is refused, whatever the caches hold.
+func TestChangesBiteWithinTheirBound(t *testing.T) {
+	const statusTTL = 500 * time.Millisecond
 	ctx := context.Background()
-	tok := bearer(s.token(s.acme))
-	eventually := func(what, auth, detail string) {
+	must := func(t *testing.T, err error) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	apiKeyID := func(key string) string { id, _ := secret.ParseAPIKey(key); return id }
+	for _, tc := range []struct {
+		name   string
+		cred   func(t *testing.T, s *stack) string // the Authorization value
+		change func(t *testing.T, s *stack, auth string, clock *testkit.Clock)
+		bound  time.Duration // how long after change the credential may still pass
+		detail string
+	}{
+		{
+			name: "access token revoked (RFC 7009)", cred: acmeToken, bound: 0, detail: "revoked",
+			change: func(t *testing.T, s *stack, auth string, _ *testkit.Clock) {
+				s.revoke(s.acme, strings.TrimPrefix(auth, "Bearer "))
+			},
+		},
+		{
+			name: "access token expired", cred: acmeToken, bound: stacktest.Leeway, detail: "expired",
+			change: func(_ *testing.T, _ *stack, _ string, clock *testkit.Clock) { clock.Advance(time.Hour) },
+		},
+		{
+			name: "signing key revoked", cred: acmeToken, bound: 0, detail: "no longer valid",
+			change: func(t *testing.T, s *stack, _ string, _ *testkit.Clock) {
+				k, err := s.Keys.Signer()
+				must(t, err)
+				must(t, s.Keys.Revoke(ctx, k.KID))
+			},
+		},
+		{
+			name: "client disabled", cred: acmeToken, bound: statusTTL, detail: "client disabled",
+			change: func(t *testing.T, s *stack, _ string, _ *testkit.Clock) {
+				_, err := s.Credentials.SetClientDisabled(ctx, s.acme.id, true)
+				must(t, err)
+			},
+		},
+		{
+			name: "client deleted", cred: acmeToken, bound: statusTTL, detail: "client unknown",
+			change: func(t *testing.T, s *stack, _ string, _ *testkit.Clock) {
+				must(t, s.Credentials.DeleteClient(ctx, s.acme.id))
+			},
+		},
+		{
+			name: "tenant disabled, access token", cred: globexToken, bound: statusTTL, detail: "tenant disabled",
+			change: disableGlobex,
+		},
+		{
+			name: "tenant disabled, API key", cred: func(_ *testing.T, s *stack) string { return bearer(s.globexKey) },
+			bound: statusTTL, detail: "tenant disabled", change: disableGlobex,
+		},
+		{
+			// A tenant is deleted only once it owns nothing, so its
+			// credentials go first.
+			name: "tenant deleted", cred: globexToken, bound: statusTTL, detail: "client unknown",
+			change: func(t *testing.T, s *stack, _ string, _ *testkit.Clock) {
+				must(t, s.Credentials.DeleteClient(ctx, s.globex.id))
+				must(t, s.Credentials.DeleteAPIKey(ctx, apiKeyID(s.globexKey)))
+				must(t, s.Credentials.DeleteTenant(ctx, "globex"))
+			},
+		},
+		{
+			name: "API key revoked", cred: acmeKey, bound: statusTTL, detail: "API key revoked",
+			change: func(t *testing.T, s *stack, _ string, _ *testkit.Clock) {
+				_, err := s.Credentials.RevokeAPIKey(ctx, apiKeyID(s.acmeKey))
+				must(t, err)
+			},
+		},
+		{
+			name: "API key deleted", cred: acmeKey, bound: statusTTL, detail: "unknown API key",
+			change: func(t *testing.T, s *stack, _ string, _ *testkit.Clock) {
+				must(t, s.Credentials.DeleteAPIKey(ctx, apiKeyID(s.acmeKey)))
+			},
+		},
+		{
+			name: "API key expired",
+			cred: func(t *testing.T, s *stack) string {
+				_, key, err := s.Credentials.CreateAPIKey(ctx, credentials.APIKeySpec{TenantID: "acme", Name: "short-lived",
+					Audiences: []string{s.URL + shared}, TTL: time.Minute})
+				must(t, err)
+				return bearer(key)
+			},
+			change: func(_ *testing.T, _ *stack, _ string, clock *testkit.Clock) { clock.Advance(time.Minute) },
+			bound:  0, detail: "API key expired",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := testkit.StoppedClock(time.Now())
+			s := newStack(t, stackOptions{statusTTL: statusTTL, now: clock.Now})
+			auth := tc.cred(t, s)
+			for range 2 { // the second answer comes from the caches
+				if r := s.do(http.MethodGet, shared+"/Users", auth, ""); r.status != 200 {
+					t.Fatalf("before the change: %d %s", r.status, r.body)
+				}
+			}
+			tc.change(t, s, auth, clock)
+			clock.Advance(tc.bound)
 			r := s.do(http.MethodGet, shared+"/Users", auth, "")
-			if r.status == 401 && strings.Contains(r.body, detail) {
-				return
+			if e := wantError(t, r, 401); !strings.Contains(e.Detail, tc.detail) {
+				t.Fatalf("%s after the change: detail %q, want it to mention %q", tc.bound, e.Detail, tc.detail)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: still %d %s", what, r.status, r.body)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		})
 	}
-	for _, auth := range []string{tok, bearer(s.acmeKey)} {
-		if r := s.do(http.MethodGet, shared+"/Users", auth, ""); r.status != 200 {
-			t.Fatalf("before: %d %s", r.status, r.body)
-		}
-	}
-	if _, err := s.Credentials.SetClientDisabled(ctx, s.acme.id, true); err != nil {
+}
+
+func acmeToken(_ *testing.T, s *stack) string   { return bearer(s.token(s.acme)) }
+func globexToken(_ *testing.T, s *stack) string { return bearer(s.token(s.globex)) }
+func acmeKey(_ *testing.T, s *stack) string     { return bearer(s.acmeKey) }
+
+func disableGlobex(t *testing.T, s *stack, _ string, _ *testkit.Clock) {
+	t.Helper()
+	if _, err := s.Credentials.SetTenantDisabled(context.Background(), "globex", true); err != nil {
 		t.Fatal(err)
 	}
-	eventually("disabled client", tok, "client disabled")
-	keyID, _ := secret.ParseAPIKey(s.acmeKey)
-	if _, err := s.Credentials.RevokeAPIKey(ctx, keyID); err != nil {
-		t.Fatal(err)
-	}
-	eventually("revoked API key", bearer(s.acmeKey), "API key revoked")
-	globexTok := bearer(s.token(s.globex))
-	if _, err := s.Credentials.SetTenantDisabled(ctx, "globex", true); err != nil {
-		t.Fatal(err)
-	}
-	eventually("disabled tenant (JWT)", globexTok, "tenant disabled")
-	eventually("disabled tenant (API key)", bearer(s.globexKey), "tenant disabled")
 }
 
 // TestBodilessUpstreamAnswers: user services often answer with a bare

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,26 @@ func (s *stack) do(method, path, auth, body string, header ...string) response {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// revoke revokes token at the real revocation endpoint (RFC 7009) with the
+// credentials of c, the client it was issued to.
+func (s *stack) revoke(c clientCreds, token string) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.URL+authserver.RevokePath, strings.NewReader(url.Values{"token": {token}}.Encode()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatalf("revoke: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("revoke: %d", resp.StatusCode)
+	}
 }
 
 func bearer(token string) string { return "Bearer " + token }

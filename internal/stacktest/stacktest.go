@@ -50,7 +50,8 @@ type Options struct {
 	// authorization server issues client_credentials tokens only.
 	AuthorizationCode bool
 	// Now is the clock of the authorization server, the gateway, their
-	// rate limiters and the key ring (time.Now). A testkit.Clock that runs
+	// rate limiters, the key ring, the credentials (secret and API-key
+	// expiry) and the deny-list (time.Now). A testkit.Clock that runs
 	// on real time lets a test move an hour on without waiting, while the
 	// store's own TTLs stay no stricter than the code's checks.
 	Now func() time.Time
@@ -78,7 +79,7 @@ func Start(t testing.TB, o Options) *Stack {
 	}
 	s := &Stack{Audit: &testkit.SyncBuffer{}}
 	// 64 KiB instead of secret.DefaultPasswordParams' 64 MiB keeps sign-ins cheap.
-	s.Credentials = credentials.New(kv, hasher, credentials.Options{PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
+	s.Credentials = credentials.New(kv, hasher, credentials.Options{Now: o.Now, PasswordParams: secret.PasswordParams{MemoryKiB: 64, Time: 1, Threads: 1}})
 	s.Keys, err = keys.New(kv, master, keys.Options{Leeway: Leeway, MinRefetch: time.Millisecond, Clock: o.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func Start(t testing.TB, o Options) *Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Keys.Close)
-	s.Revocations = denylist.New(kv, denylist.Options{NegativeTTL: 5 * time.Second})
+	s.Revocations = denylist.New(kv, denylist.Options{NegativeTTL: 5 * time.Second, Now: o.Now})
 	deps := authserver.Deps{Clients: s.Credentials, Keys: s.Keys, Revocations: s.Revocations, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{Now: o.Now})}
 	if o.AuthorizationCode {
 		if deps.Grants, err = grants.New(kv, grants.Options{Now: o.Now}); err != nil {
