@@ -378,6 +378,51 @@ func TestScopes(t *testing.T) {
 	}
 }
 
+// TestCacheHitStillAuthorizes: a credential accepted on one route, and so
+// in the verified-token or API-key cache, is checked again on every other
+// request: the route's credential kinds and audience, the tenant of the
+// path and the scope of the method. Nothing refused reaches the upstream.
+func TestCacheHitStillAuthorizes(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	sharedOnly := []string{s.URL + shared}
+	narrowToken := bearer(s.token(s.newClient("acme", nil, sharedOnly)))
+	narrowKey := bearer(s.newAPIKey("acme", sharedOnly))
+	acmeToken, readerToken := bearer(s.token(s.acme)), bearer(s.token(s.acmeReader))
+	for _, tc := range []struct {
+		name, auth, warm string // warm is the path that puts auth in the cache
+		method, path     string
+		status           int
+		detail           string
+	}{
+		{"token for one audience on another route", narrowToken, shared, http.MethodGet, rooms, 401, "not issued for this audience"},
+		{"token for one audience on a per-tenant route", narrowToken, shared, http.MethodGet, "/t/acme/scim/v2", 401, "not issued for this audience"},
+		{"token on an API-key-only route", narrowToken, shared, http.MethodGet, advisors, 401, "does not accept access tokens"},
+		{"API key for one audience on a per-tenant route", narrowKey, shared, http.MethodGet, "/t/acme/scim/v2", 401, "not valid for this endpoint"},
+		{"API key on a token-only route", narrowKey, shared, http.MethodGet, rooms, 401, "does not accept API keys"},
+		{"token on another tenant's path", acmeToken, "/t/acme/scim/v2", http.MethodGet, "/t/globex/scim/v2", 404, "not found"},
+		{"API key on another tenant's path", bearer(s.acmeKey), "/t/acme/scim/v2", http.MethodGet, "/t/globex/scim/v2", 404, "not found"},
+		{"read-only token writing", readerToken, shared, http.MethodPost, shared, 403, "scim.write"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := s.do(http.MethodGet, tc.warm+"/Users", tc.auth, ""); r.status != 200 {
+				t.Fatalf("on %s first: %d %s", tc.warm, r.status, r.body)
+			}
+			before := len(s.up.requests())
+			body := ""
+			if tc.method == http.MethodPost {
+				body = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x"}`
+			}
+			e := wantError(t, s.do(tc.method, tc.path+"/Users", tc.auth, body, "Content-Type", "application/scim+json"), tc.status)
+			if !strings.Contains(e.Detail, tc.detail) {
+				t.Errorf("detail %q, want it to mention %q", e.Detail, tc.detail)
+			}
+			if n := len(s.up.requests()); n != before {
+				t.Errorf("the upstream saw %d refused requests", n-before)
+			}
+		})
+	}
+}
+
 func TestEndpointsAndPaths(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	tok := bearer(s.token(s.acme))
