@@ -673,6 +673,45 @@ func TestChangesBiteWithinTheirBound(t *testing.T) {
 	}
 }
 
+// TestDisablingIsAPause records the README's decision on gateway.md §9's
+// bulk revocation: disabling a client or a tenant refuses its credentials
+// for as long as it stays disabled, and enabling it again lets the tokens
+// issued before work again until their exp (Entra keeps reusing the token
+// it holds, and what it does after a 401 is undocumented). There is no
+// "revoked before" stamp; deleting the client ends its tokens for good.
+func TestDisablingIsAPause(t *testing.T) {
+	const statusTTL = 500 * time.Millisecond
+	ctx := context.Background()
+	clock := testkit.StoppedClock(time.Now())
+	s := newStack(t, stackOptions{statusTTL: statusTTL, now: clock.Now})
+	for _, tc := range []struct {
+		name    string
+		auth    string
+		disable func(bool) error
+		detail  string
+	}{
+		{"client", acmeToken(t, s), func(d bool) error { _, err := s.Credentials.SetClientDisabled(ctx, s.acme.id, d); return err }, "client disabled"},
+		{"tenant, access token", globexToken(t, s), func(d bool) error { _, err := s.Credentials.SetTenantDisabled(ctx, "globex", d); return err }, "tenant disabled"},
+		{"tenant, API key", bearer(s.globexKey), func(d bool) error { _, err := s.Credentials.SetTenantDisabled(ctx, "globex", d); return err }, "tenant disabled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, step := range []struct {
+				disabled bool
+				status   int
+			}{{true, 401}, {false, 200}} {
+				if err := tc.disable(step.disabled); err != nil {
+					t.Fatal(err)
+				}
+				clock.Advance(statusTTL)
+				r := s.do(http.MethodGet, shared+"/Users", tc.auth, "")
+				if r.status != step.status || step.status == 401 && !strings.Contains(r.body, tc.detail) {
+					t.Fatalf("disabled %v: %d %s, want %d", step.disabled, r.status, r.body, step.status)
+				}
+			}
+		})
+	}
+}
+
 func acmeToken(_ *testing.T, s *stack) string   { return bearer(s.token(s.acme)) }
 func globexToken(_ *testing.T, s *stack) string { return bearer(s.token(s.globex)) }
 func acmeKey(_ *testing.T, s *stack) string     { return bearer(s.acmeKey) }
