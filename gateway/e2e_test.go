@@ -9,18 +9,22 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/accesstoken"
 	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/ratelimit"
 	"github.com/scimgate/scimgate/internal/scim"
 	"github.com/scimgate/scimgate/internal/secret"
 	"github.com/scimgate/scimgate/internal/stacktest"
@@ -538,22 +542,48 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+// TestRateLimits: a credential beyond its burst gets a SCIM 429 with
+// Retry-After while another credential of its tenant goes on; the same
+// when the shared limiter's Redis fails and each replica limits on its own
+// (README, "Rate limits").
 func TestRateLimits(t *testing.T) {
-	s := newStack(t, stackOptions{limits: config.GatewayLimits{TenantRate: 1000, TenantBurst: 1000, CredentialRate: 0.1, CredentialBurst: 2}})
-	tok := bearer(s.token(s.acme))
-	for range 2 {
-		if r := s.do(http.MethodGet, shared+"/Users", tok, ""); r.status != 200 {
-			t.Fatalf("within the burst: %d %s", r.status, r.body)
+	unreachable := func(t *testing.T) ratelimit.Limiter {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
 		}
+		addr := ln.Addr().String()
+		ln.Close()
+		client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+		t.Cleanup(func() { client.Close() })
+		return ratelimit.NewFallback(ratelimit.NewRedis(client, "gw:"), ratelimit.NewLocal(ratelimit.LocalOptions{}), slog.New(slog.DiscardHandler))
 	}
-	r := s.do(http.MethodGet, shared+"/Users", tok, "")
-	wantError(t, r, 429)
-	if r.header.Get("Retry-After") == "" || r.header.Get("Retry-After") == "0" {
-		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
-	}
-	// Another credential of the same tenant has its own allowance.
-	if r := s.do(http.MethodGet, shared+"/Users", bearer(s.acmeKey), ""); r.status != 200 {
-		t.Fatalf("other credential: %d %s", r.status, r.body)
+	for _, tc := range []struct {
+		name    string
+		limiter func(*testing.T) ratelimit.Limiter
+	}{
+		{"in process", func(*testing.T) ratelimit.Limiter { return nil }},
+		{"Redis unreachable", unreachable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStack(t, stackOptions{limiter: tc.limiter(t),
+				limits: config.GatewayLimits{TenantRate: 1000, TenantBurst: 1000, CredentialRate: 0.1, CredentialBurst: 2}})
+			tok := bearer(s.token(s.acme))
+			for range 2 {
+				if r := s.do(http.MethodGet, shared+"/Users", tok, ""); r.status != 200 {
+					t.Fatalf("within the burst: %d %s", r.status, r.body)
+				}
+			}
+			r := s.do(http.MethodGet, shared+"/Users", tok, "")
+			wantError(t, r, 429)
+			if n, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || n < 1 {
+				t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
+			}
+			// Another credential of the same tenant has its own allowance.
+			if r := s.do(http.MethodGet, shared+"/Users", bearer(s.acmeKey), ""); r.status != 200 {
+				t.Fatalf("other credential: %d %s", r.status, r.body)
+			}
+		})
 	}
 }
 

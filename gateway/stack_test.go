@@ -15,6 +15,7 @@ import (
 	"github.com/scimgate/scimgate/authserver"
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/ratelimit"
 	"github.com/scimgate/scimgate/internal/stacktest"
 )
 
@@ -45,6 +46,7 @@ const (
 type stackOptions struct {
 	upstream  string // base URL of another upstream than the recording one
 	limits    config.GatewayLimits
+	limiter   ratelimit.Limiter // nil: in process
 	statusTTL time.Duration
 	cacheSize int              // 0: 1000; -1: none
 	now       func() time.Time // the stack's clock (time.Now)
@@ -90,6 +92,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 			route(down, downURL, nil),
 		}},
 		Limits:    o.limits,
+		Limiter:   o.limiter,
 		StatusTTL: o.statusTTL,
 		Now:       o.now,
 	})

@@ -42,6 +42,9 @@ type Options struct {
 	Gateway config.Gateway
 	// Limits are the gateway's per-tenant and per-credential rate limits.
 	Limits config.GatewayLimits
+	// Limiter keeps the rate-limit state of both servers, as the app's
+	// shared limiter does (an in-process one on the stack's clock).
+	Limiter ratelimit.Limiter
 	// StatusTTL is how long the gateway trusts a credential's status.
 	StatusTTL time.Duration
 	// AuthorizationCode serves the flow Okta connects with (sign-in and
@@ -89,7 +92,10 @@ func Start(t testing.TB, o Options) *Stack {
 	}
 	t.Cleanup(s.Keys.Close)
 	s.Revocations = denylist.New(kv, denylist.Options{NegativeTTL: 5 * time.Second, Now: o.Now})
-	deps := authserver.Deps{Clients: s.Credentials, Keys: s.Keys, Revocations: s.Revocations, Limiter: ratelimit.NewLocal(ratelimit.LocalOptions{Now: o.Now})}
+	if o.Limiter == nil {
+		o.Limiter = ratelimit.NewLocal(ratelimit.LocalOptions{Now: o.Now})
+	}
+	deps := authserver.Deps{Clients: s.Credentials, Keys: s.Keys, Revocations: s.Revocations, Limiter: o.Limiter}
 	if o.AuthorizationCode {
 		if deps.Grants, err = grants.New(kv, grants.Options{Now: o.Now}); err != nil {
 			t.Fatal(err)
@@ -120,7 +126,7 @@ func Start(t testing.TB, o Options) *Stack {
 		StatusTTL: o.StatusTTL,
 		Now:       o.Now,
 		Audit:     auditLog,
-	}, gateway.Deps{Keys: s.Keys, Credentials: s.Credentials, Revocations: s.Revocations})
+	}, gateway.Deps{Keys: s.Keys, Credentials: s.Credentials, Revocations: s.Revocations, Limiter: o.Limiter})
 	if err != nil {
 		t.Fatal(err)
 	}
