@@ -239,29 +239,41 @@ func assertNoSecrets(t *testing.T, replicas []*replica, secrets ...string) {
 	}
 }
 
-// The gateway's limits are shared through Redis: a credential's burst is
-// spent across both replicas, and the refusal is a SCIM 429 with
-// Retry-After.
+// The gateway's limits are shared through Redis: a credential's burst and
+// then its tenant's are spent across both replicas, and each refusal is a
+// SCIM 429 with Retry-After naming the limit.
 func TestRateLimitsAreShared(t *testing.T) {
-	c, a, b := startPair(t, "ratelimit:\n  gateway:\n    credential_rate: 0.1\n    credential_burst: 4\n")
+	c, a, b := startPair(t, "ratelimit:\n  gateway:\n    credential_rate: 0.1\n    credential_burst: 4\n    tenant_rate: 0.1\n    tenant_burst: 6\n")
 	acme := c.newClient(a, "acme")
-	auth := "Bearer " + acme.apiKey
-	for i, r := range []*replica{a, b, a, b} {
-		if status, body, err := scim(http.MethodGet, r.public, "/scim/v2/Users", auth, ""); err != nil || status != http.StatusOK {
-			t.Fatalf("request %d within the burst: %d %v %s", i, status, err, body)
-		}
+	tok, err := token(a.public, acme)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, r := range []*replica{a, b} {
-		req, _ := http.NewRequest(http.MethodGet, r.public+"/scim/v2/Users", nil)
-		req.Header.Set("Authorization", auth)
+	key, jwt := "Bearer "+acme.apiKey, "Bearer "+tok
+	for i, step := range []struct {
+		r       *replica
+		auth    string
+		refused string // the limit that refuses, "" when admitted
+	}{
+		{a, key, ""}, {b, key, ""}, {a, key, ""}, {b, key, ""}, // the key's burst of 4, across a and b
+		{a, key, "credential"}, {b, key, "credential"},
+		{b, jwt, ""}, {a, jwt, ""}, // another credential: the tenant's burst of 6 is spent
+		{a, jwt, "tenant"}, {b, jwt, "tenant"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, step.r.public+"/scim/v2/Users", nil)
+		req.Header.Set("Authorization", step.auth)
 		resp, err := httpClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"status":"429"`) {
-			t.Errorf("replica %s over the shared burst: %d, Retry-After %q, %s", r.name, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		switch {
+		case step.refused == "" && resp.StatusCode != http.StatusOK:
+			t.Errorf("request %d on %s within the limits: %d %s", i, step.r.name, resp.StatusCode, body)
+		case step.refused != "" && (resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" ||
+			!strings.Contains(string(body), `"status":"429"`) || !strings.Contains(string(body), "this "+step.refused)):
+			t.Errorf("request %d on %s over the shared %s limit: %d, Retry-After %q, %s", i, step.r.name, step.refused, resp.StatusCode, resp.Header.Get("Retry-After"), body)
 		}
 	}
 }
