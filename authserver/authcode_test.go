@@ -968,6 +968,37 @@ func TestRefreshGrant(t *testing.T) {
 	}
 }
 
+// TestRevokedFamilyDeniesTokensInTheirLeeway: an access token past its exp
+// but within the leeway still verifies (at the gateway too), so revoking its
+// family must deny-list it, also after a refresh that came in between.
+func TestRevokedFamilyDeniesTokensInTheirLeeway(t *testing.T) {
+	ce := newCodeEnv(t)
+	first := ce.tokens(t)
+	old := first["access_token"].(string)
+	ce.clock.Advance(time.Hour + 10*time.Second) // past exp, inside the 30s leeway
+	if _, err := ce.verifier.Verify(old, testAudience); err != nil {
+		t.Fatalf("the old token should still verify inside the leeway: %v", err)
+	}
+	status, _, second := ce.post(TokenPath, refreshForm(first["refresh_token"].(string)), ce.oktaAuth())
+	if status != 200 {
+		t.Fatalf("refresh: %d %v", status, second)
+	}
+	if status, _, body := ce.post(RevokePath, url.Values{"token": {second["refresh_token"].(string)}}, ce.oktaAuth()); status != 200 {
+		t.Fatalf("revoke: %d %v", status, body)
+	}
+	// Introspection calls a token past its exp inactive on the issuer's
+	// clock; the gateway, like any verifier, goes by the deny-list.
+	for name, tok := range map[string]string{"inside its leeway": old, "fresh": second["access_token"].(string)} {
+		claims, err := ce.verifier.Verify(tok, testAudience)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if revoked, err := ce.deny.Revoked(context.Background(), claims.ID); err != nil || !revoked {
+			t.Errorf("access token %s not deny-listed after its family was revoked: %v %v", name, revoked, err)
+		}
+	}
+}
+
 // TestParallelRefresh is checklist item 34 over HTTP: inside the grace
 // window all 16 get the same successor.
 func TestParallelRefresh(t *testing.T) {

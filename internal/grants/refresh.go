@@ -115,12 +115,19 @@ type Family struct {
 	Access       []IssuedAccess `json:"access,omitempty"`
 }
 
-// LiveAccess returns the access tokens of the family that have not expired
-// at now.
+// acceptedPastExp is how long after its exp a verifier may still accept an
+// access token: its leeway, which configuration caps at a minute. Until
+// then revoking the family must deny-list the token, so the family keeps
+// it that long.
+const acceptedPastExp = time.Minute
+
+// LiveAccess returns the access tokens of the family that a verifier may
+// still accept at now: those not past their exp by more than the longest
+// leeway.
 func (f *Family) LiveAccess(now time.Time) []IssuedAccess {
 	var out []IssuedAccess
 	for _, a := range f.Access {
-		if now.Before(a.Expires) {
+		if now.Before(a.Expires.Add(acceptedPastExp)) {
 			out = append(out, a)
 		}
 	}
