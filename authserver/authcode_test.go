@@ -999,6 +999,43 @@ func TestRevokedFamilyDeniesTokensInTheirLeeway(t *testing.T) {
 	}
 }
 
+// TestRevokedFamilyDeniesEveryLiveToken: a family remembers a bounded
+// number of access tokens for revocation, so a client refreshing in a loop
+// (a thief with a copy of the refresh token, say) is refused past that bound
+// instead of pushing its oldest tokens out of the record, where revoking
+// the family would no longer reach them.
+func TestRevokedFamilyDeniesEveryLiveToken(t *testing.T) {
+	ce := newCodeEnv(t)
+	first := ce.tokens(t)
+	rt, issued := first["refresh_token"].(string), []string{first["access_token"].(string)}
+	for {
+		status, _, next := ce.post(TokenPath, refreshForm(rt), ce.oktaAuth())
+		if status != 200 {
+			if status != 400 || next["error"] != "invalid_grant" || len(issued) < 2 {
+				t.Fatalf("refresh %d: %d %v", len(issued), status, next)
+			}
+			break
+		}
+		rt = next["refresh_token"].(string)
+		if issued = append(issued, next["access_token"].(string)); len(issued) > 1000 {
+			t.Fatal("1000 live access tokens from one grant")
+		}
+	}
+	t.Logf("one grant issued %d live access tokens, then was refused", len(issued))
+	if status, _, body := ce.post(RevokePath, url.Values{"token": {rt}}, ce.oktaAuth()); status != 200 {
+		t.Fatalf("revoke: %d %v", status, body)
+	}
+	for i, tok := range issued {
+		claims, err := ce.verifier.Verify(tok, testAudience)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if revoked, err := ce.deny.Revoked(context.Background(), claims.ID); err != nil || !revoked {
+			t.Fatalf("access token %d of %d not deny-listed after its family was revoked: %v %v", i, len(issued), revoked, err)
+		}
+	}
+}
+
 // TestParallelRefresh is checklist item 34 over HTTP: inside the grace
 // window all 16 get the same successor.
 func TestParallelRefresh(t *testing.T) {

@@ -75,6 +75,10 @@ func (s *Server) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.Toke
 		return nil, errInvalidGrant("other_client", "the refresh token was issued to another client")
 	case errors.Is(err, grants.ErrNotFound), errors.Is(err, grants.ErrRevoked):
 		return nil, errInvalidGrant("unknown_refresh_token", "the refresh token is invalid, expired or revoked")
+	case errors.Is(err, grants.ErrTooManyAccess):
+		// Only a client refreshing in a loop gets here; the family stays
+		// as it was, and a refresh works again once a token expires.
+		return nil, errInvalidGrant("too_many_access_tokens", "this grant has too many unexpired access tokens; use one of them, or refresh when one has expired")
 	case err != nil:
 		return nil, errUnavailable(err)
 	}

@@ -36,6 +36,9 @@ var (
 	// ErrWrongClient reports a refresh token presented by a client other
 	// than the one it was issued to. Nothing changes in the family.
 	ErrWrongClient = errors.New("grants: refresh token issued to another client")
+	// ErrTooManyAccess refuses a refresh while the family already has as
+	// many live access tokens as it can remember for revocation.
+	ErrTooManyAccess = errors.New("grants: too many live access tokens for one refresh-token family")
 )
 
 // Lifetime defaults and bounds.

@@ -3,6 +3,7 @@ package grants
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -494,18 +495,34 @@ func TestStoreHoldsNoSecrets(t *testing.T) {
 func TestRememberBoundsAccessList(t *testing.T) {
 	now := time.Now()
 	f := &Family{}
-	f.remember(IssuedAccess{JTI: "old", Expires: now.Add(-time.Second)}, now)
-	for i := range maxIssuedAccess + 10 {
-		f.remember(IssuedAccess{JTI: string(rune('a' + i%26)), Expires: now.Add(time.Hour)}, now)
-	}
-	if len(f.Access) != maxIssuedAccess {
-		t.Fatalf("%d access entries, want %d", len(f.Access), maxIssuedAccess)
-	}
-	for _, a := range f.Access {
-		if a.JTI == "old" {
-			t.Fatal("expired access token kept")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
+	// Gone for good: past exp by more than any verifier's leeway.
+	must(f.remember(IssuedAccess{JTI: "expired", Expires: now.Add(-acceptedPastExp)}, now))
+	// Past exp, but a verifier may still accept it: kept.
+	must(f.remember(IssuedAccess{JTI: "in-leeway", Expires: now.Add(-time.Second)}, now))
+	for i := range maxIssuedAccess - 2 {
+		must(f.remember(IssuedAccess{JTI: string(rune('a' + i%26)), Expires: now.Add(time.Hour)}, now))
+	}
+	if len(f.Access) != maxIssuedAccess-1 || f.Access[0].JTI != "in-leeway" {
+		t.Fatalf("%d access entries starting with %+v, want %d starting with the one in its leeway", len(f.Access), f.Access[0], maxIssuedAccess-1)
+	}
+	if err := f.remember(IssuedAccess{JTI: "last", Expires: now.Add(time.Hour)}, now.Add(-time.Nanosecond)); err != nil {
+		t.Fatalf("the %dth live token: %v", maxIssuedAccess, err)
+	}
+	before := slices.Clone(f.Access)
+	if err := f.remember(IssuedAccess{JTI: "one too many", Expires: now.Add(time.Hour)}, now); !errors.Is(err, ErrTooManyAccess) {
+		t.Fatalf("beyond %d live tokens: %v, want ErrTooManyAccess", maxIssuedAccess, err)
+	}
+	if !slices.Equal(f.Access, before) {
+		t.Fatal("a refused remember changed the list: a live token would be forgotten")
+	}
+	// Once the one in its leeway is past it, there is room again.
+	must(f.remember(IssuedAccess{JTI: "next", Expires: now.Add(time.Hour)}, now.Add(acceptedPastExp)))
 }
 
 func TestParseRefreshToken(t *testing.T) {

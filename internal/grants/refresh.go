@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/scimgate/scimgate/internal/secret"
@@ -29,11 +28,13 @@ const (
 	familyIDLen     = 22 // base62: 131 bits
 	tokenSecretLen  = 43
 	refreshTokenLen = len(RefreshPrefix) + familyIDLen + tokenSecretLen
-	// maxIssuedAccess bounds the access tokens a family remembers for
-	// revocation. Each entry lives at most one access lifetime, and a
-	// family is refreshed about once per access lifetime, so a handful are
-	// live at any time; the bound only stops a client that refreshes in a
-	// loop from growing the record.
+	// maxIssuedAccess bounds the live access tokens of a family, all of
+	// which it remembers for revocation. Each entry lives at most one
+	// access lifetime, and a family is refreshed about once per access
+	// lifetime, so a handful are live at any time; the bound stops a
+	// client that refreshes in a loop from growing the record. Beyond it
+	// a refresh is refused rather than an entry forgotten: a forgotten
+	// token would outlive the family's revocation.
 	maxIssuedAccess = 64
 )
 
@@ -134,11 +135,15 @@ func (f *Family) LiveAccess(now time.Time) []IssuedAccess {
 	return out
 }
 
-func (f *Family) remember(a IssuedAccess, now time.Time) {
-	f.Access = append(f.LiveAccess(now), a)
-	if n := len(f.Access); n > maxIssuedAccess {
-		f.Access = slices.Delete(f.Access, 0, n-maxIssuedAccess)
+// remember adds a to the live access tokens, or fails with
+// ErrTooManyAccess when maxIssuedAccess are live already.
+func (f *Family) remember(a IssuedAccess, now time.Time) error {
+	live := f.LiveAccess(now)
+	if len(live) >= maxIssuedAccess {
+		return ErrTooManyAccess
 	}
+	f.Access = append(live, a)
+	return nil
 }
 
 // StartFamily creates the family named by token (from NewRefreshToken)
@@ -155,7 +160,7 @@ func (s *Store) StartFamily(ctx context.Context, token string, f Family, access 
 	f.ID, f.Current, f.Previous, f.Nonce = id, hashOf(token), "", nil
 	f.Created, f.LastUsed, f.Expires = now, now, now.Add(s.opts.RefreshTTL)
 	f.Revoked, f.Access = false, nil
-	f.remember(access, now)
+	_ = f.remember(access, now) // the first of none
 	b, err := encode(&f)
 	if err != nil {
 		return nil, err
@@ -261,8 +266,10 @@ func (s *Store) Rotate(ctx context.Context, token string, r Rotation) (*Refreshe
 		default:
 			return nil, 0, errNotInRecord
 		}
+		if err := f.remember(r.Access, now); err != nil {
+			return nil, 0, err
+		}
 		f.LastUsed, f.Expires = now, now.Add(s.opts.RefreshTTL)
-		f.remember(r.Access, now)
 		return encodeWithTTL(f, s.opts.RefreshTTL)
 	})
 	switch {
