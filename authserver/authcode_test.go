@@ -1036,6 +1036,51 @@ func TestRevokedFamilyDeniesEveryLiveToken(t *testing.T) {
 	}
 }
 
+// recordedDeny is a deny-list that remembers until when each jti was put
+// on it.
+type recordedDeny struct {
+	Revocations
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func (r *recordedDeny) Revoke(ctx context.Context, jti string, until time.Time) error {
+	r.mu.Lock()
+	r.until[jti] = until
+	r.mu.Unlock()
+	return r.Revocations.Revoke(ctx, jti, until)
+}
+
+// TestDenyListOutlivesTokensOnLaggingVerifiers: a verifier accepts a token
+// until exp plus the leeway on its own clock, which may lag the revoking
+// replica's by up to the leeway; the deny-list entry, timed on the
+// revoker's clock, must last that long, whichever way the token was
+// revoked.
+func TestDenyListOutlivesTokensOnLaggingVerifiers(t *testing.T) {
+	const leeway = 30 * time.Second // newCodeEnv's
+	deny := &recordedDeny{until: map[string]time.Time{}}
+	ce := newCodeEnv(t, func(d *Deps) { deny.Revocations = d.Revocations; d.Revocations = deny })
+	first, second := ce.tokens(t), ce.tokens(t)
+	if status, _, body := ce.post(RevokePath, url.Values{"token": {first["access_token"].(string)}}, ce.oktaAuth()); status != 200 {
+		t.Fatalf("revoke an access token: %d %v", status, body)
+	}
+	if status, _, body := ce.post(RevokePath, url.Values{"token": {second["refresh_token"].(string)}}, ce.oktaAuth()); status != 200 {
+		t.Fatalf("revoke a refresh token: %d %v", status, body)
+	}
+	for name, tok := range map[string]map[string]any{"access token revoked": first, "family revoked": second} {
+		claims, err := ce.verifier.Verify(tok["access_token"].(string), testAudience)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deny.mu.Lock()
+		until, ok := deny.until[claims.ID]
+		deny.mu.Unlock()
+		if want := claims.Expiry().Add(2 * leeway); !ok || until.Before(want) {
+			t.Errorf("%s: deny-listed until %v (%v), want at least exp + 2 × leeway = %v", name, until, ok, want)
+		}
+	}
+}
+
 // TestParallelRefresh is checklist item 34 over HTTP: inside the grace
 // window all 16 get the same successor.
 func TestParallelRefresh(t *testing.T) {

@@ -116,7 +116,7 @@ func errInvalidGrant(reason, description string) *oauthError {
 // a server error: the client retries, the retry replays again, and the
 // revocation is done then.
 func (s *Server) revokeReplayedCode(ctx context.Context, st *tokenRequest, replay *grants.CodeReplayError) *oauthError {
-	if err := s.deps.Revocations.Revoke(ctx, replay.AccessJTI, replay.AccessExpiresBy.Add(s.cfg.Leeway+time.Second)); err != nil {
+	if err := s.deps.Revocations.Revoke(ctx, replay.AccessJTI, s.denyUntil(replay.AccessExpiresBy)); err != nil {
 		return errUnavailable(err)
 	}
 	f, err := s.deps.Grants.RevokeFamily(ctx, replay.FamilyID, "code_replayed")
@@ -136,11 +136,18 @@ func (s *Server) revokeReplayedCode(ctx context.Context, st *tokenRequest, repla
 	return nil
 }
 
+// denyUntil is how long a token that expires at exp stays on the
+// deny-list: as long as any verifier may accept it. A verifier allows the
+// leeway past exp on its own clock, which may lag this replica's, which
+// times the entry, by up to the leeway again; the second covers exp's
+// whole seconds.
+func (s *Server) denyUntil(exp time.Time) time.Time { return exp.Add(2*s.cfg.Leeway + time.Second) }
+
 // denyFamilyAccess puts every live access token a family issued on the
-// deny-list until it expires.
+// deny-list until no verifier accepts it.
 func (s *Server) denyFamilyAccess(ctx context.Context, f *grants.Family) *oauthError {
 	for _, a := range f.LiveAccess(s.cfg.Now()) {
-		if err := s.deps.Revocations.Revoke(ctx, a.JTI, a.Expires.Add(s.cfg.Leeway+time.Second)); err != nil {
+		if err := s.deps.Revocations.Revoke(ctx, a.JTI, s.denyUntil(a.Expires)); err != nil {
 			return errUnavailable(err)
 		}
 	}

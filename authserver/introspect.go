@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/scimgate/scimgate/internal/accesstoken"
 	"github.com/scimgate/scimgate/internal/audit"
@@ -135,7 +134,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
-	until := claims.Expiry().Add(s.cfg.Leeway + time.Second)
+	until := s.denyUntil(claims.Expiry())
 	if err := s.deps.Revocations.Revoke(r.Context(), claims.ID, until); err != nil {
 		s.fail(w, r, errUnavailable(err))
 		return

@@ -26,7 +26,7 @@ const (
 	minCodeTTL      = 60 * time.Second
 	maxCodeTTL      = 10 * time.Minute
 	maxRefreshGrace = 5 * time.Minute  // Hydra's ceiling for a grace without reuse counting
-	maxLeeway       = 60 * time.Second // internal/grants remembers a family's access tokens this long past exp
+	maxLeeway       = 60 * time.Second // internal/grants remembers a family's access tokens twice this long past exp
 	maxBodyLimit    = 64 * MiB
 	maxTokenCache   = 10_000_000
 	minAdminToken   = 32 // characters; 192 bits as base64

@@ -116,11 +116,12 @@ type Family struct {
 	Access       []IssuedAccess `json:"access,omitempty"`
 }
 
-// acceptedPastExp is how long after its exp a verifier may still accept an
-// access token: its leeway, which configuration caps at a minute. Until
-// then revoking the family must deny-list the token, so the family keeps
-// it that long.
-const acceptedPastExp = time.Minute
+// acceptedPastExp is how long after its exp, on the clock of the replica
+// that revokes it, a verifier may still accept an access token: its leeway,
+// which configuration caps at a minute, on a clock that may lag by up to
+// the leeway again. Until then revoking the family must deny-list the
+// token, so the family keeps it that long.
+const acceptedPastExp = 2 * time.Minute
 
 // LiveAccess returns the access tokens of the family that a verifier may
 // still accept at now: those not past their exp by more than the longest
