@@ -114,7 +114,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 // already expired tokens are answered 200 like successful revocations
 // (§2.2). A token issued to another client, of this tenant or another, is
 // refused and stays valid (§2.1): one tenant's Okta app must not be able to
-// disconnect its Entra app. Operators revoke any token with the admin API.
+// disconnect its Entra app. Operators have no endpoint for one token: they
+// disable or delete the client (README, "How long a revoked credential
+// keeps working").
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	caller, token, e := s.tokenRequestOf(w, r)
 	if e != nil {
