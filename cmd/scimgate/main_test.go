@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -527,6 +528,91 @@ func TestAdminURLAlwaysUsesTheAPI(t *testing.T) {
 				t.Fatalf("the tenant was created here too: %s", out.stdout)
 			}
 		})
+	}
+}
+
+// A wrong admin API address is a clear error: a malformed --admin-url is a
+// usage error, and an address where nothing or something else answers is
+// named once, with what to check.
+func TestAdminURLErrors(t *testing.T) {
+	server := newCLI(t, oneRoute)
+	serveAdminAPI(t, server)
+	cfg, err := config.Load(server.cfgPath, server.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := readAdminToken(filepath.Join(server.dir, "data", adminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := closed.Addr().String()
+	closed.Close()
+	other := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(other.Close)
+
+	c := newCLIWithoutStore(t, oneRoute)
+	c.vars = append(c.vars, "SCIMGATE_ADMIN_TOKEN="+token)
+	for name, tc := range map[string]struct {
+		url    string
+		code   int
+		stderr []string
+	}{
+		"no scheme":          {cfg.Listen.Admin, exitUsage, []string{`--admin-url "` + cfg.Listen.Admin + `": give the admin listener's URL, such as http://127.0.0.1:8081`}},
+		"not http":           {"ftp://" + cfg.Listen.Admin, exitUsage, []string{"give the admin listener's URL"}},
+		"nothing listens":    {"http://" + nothing, exitError, []string{"scimgate: no admin API at http://" + nothing + ": nothing listens there (connection refused)\n", "check --admin-url"}},
+		"another server":     {other.URL, exitError, []string{other.URL + " answered HTTP 404 (Not Found) without an admin API error: is it the admin listener"}},
+		"with the API path":  {"http://" + cfg.Listen.Admin + "/admin/v1/", exitOK, nil},
+		"the listener's URL": {"http://" + cfg.Listen.Admin, exitOK, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := c.run("--admin-url", tc.url, "tenant", "list")
+			if out.code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", out.code, tc.code, out.stderr)
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(out.stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, out.stderr)
+				}
+			}
+			if strings.Count(out.stderr, "scimgate:") > 1 || strings.Count(out.stderr, tc.url) > 1 {
+				t.Errorf("the error repeats itself:\n%s", out.stderr)
+			}
+		})
+	}
+}
+
+// When another process holds the embedded store and nothing answers at this
+// configuration's listen.admin, the error says where the CLI looked and why.
+func TestLockedStoreWithoutAdminAPI(t *testing.T) {
+	c := newCLI(t, oneRoute)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := closed.Addr().String()
+	closed.Close()
+	c.vars = append(c.vars, "SCIMGATE_LISTEN_ADMIN="+nothing)
+	cfg, err := config.Load(c.cfgPath, c.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := openRuntime(context.Background(), cfg, Env{Vars: c.vars, Stderr: io.Discard}, runtimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = holder.Close() })
+	out := c.run("tenant", "list")
+	for _, want := range []string{
+		"no admin API at http://" + nothing + ": nothing listens there (connection refused)\n",
+		"give the command the server's configuration (--config, SCIMGATE_LISTEN_ADMIN) or its admin API with --admin-url URL",
+	} {
+		if out.code != exitError || !strings.Contains(out.stderr, want) {
+			t.Errorf("exit %d, stderr lacks %q:\n%s", out.code, want, out.stderr)
+		}
 	}
 }
 
