@@ -628,11 +628,11 @@ func TestServeSecretsChecked(t *testing.T) {
 		want string // "": no problem
 	}{
 		"embedded, no master key": {nil, ""},
-		"malformed master key":    {[]string{"SCIMGATE_MASTER_KEY=not-a-key"}, "SCIMGATE_MASTER_KEY: keys: master key"},
-		"patterned master key":    {[]string{"SCIMGATE_MASTER_KEY=" + strings.Repeat("ab", 32)}, "SCIMGATE_MASTER_KEY: keys: master key is too repetitive"},
+		"malformed master key":    {[]string{"SCIMGATE_MASTER_KEY=not-a-key"}, "SCIMGATE_MASTER_KEY: is neither hex nor base64 (generate one with: openssl rand -base64 32)"},
+		"patterned master key":    {[]string{"SCIMGATE_MASTER_KEY=" + strings.Repeat("ab", 32)}, "SCIMGATE_MASTER_KEY: is too repetitive"},
 		"redis, no master key":    {[]string{redis, token}, "SCIMGATE_MASTER_KEY: required with the redis store"},
 		"redis, no admin token":   {[]string{redis, goodKey}, "admin.token: required with the redis store"},
-		"redis, malformed key":    {[]string{redis, token, "SCIMGATE_MASTER_KEY=xyz"}, "SCIMGATE_MASTER_KEY: keys: master key"},
+		"redis, malformed key":    {[]string{redis, token, "SCIMGATE_MASTER_KEY=xyz"}, "SCIMGATE_MASTER_KEY: decodes to 2 bytes, need at least 32 random bytes (generate one with: openssl rand -base64 32)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := newCLIWithoutStore(t, oneRoute)
