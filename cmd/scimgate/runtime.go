@@ -223,17 +223,54 @@ func serveSecrets(cfg *config.Config, env Env) ([]byte, config.Errors) {
 func openStore(ctx context.Context, c config.Store, opts runtimeOptions, log *slog.Logger) (store.KV, error) {
 	if c.Backend == config.BackendEmbedded {
 		kv, err := boltkv.Open(c.Embedded.Path, boltkv.Options{LockTimeout: opts.LockTimeout, Logger: log, MustExist: !opts.CreateMissing})
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no scimgate data in %s: 'scimgate serve' creates it on first start; "+
-				"point --config or SCIMGATE_STORE_EMBEDDED_PATH at the data directory, or pass --admin-url to work through a running server", c.Embedded.Path)
+		if err != nil {
+			return nil, embeddedStoreError(c.Embedded.Path, err, opts.CreateMissing)
 		}
-		return kv, err
+		return kv, nil
 	}
 	ro, err := redisOptions(c.Redis)
 	if err != nil {
 		return nil, err
 	}
 	return rediskv.Open(ctx, ro)
+}
+
+// embeddedStoreError says what keeps the embedded store in dir from
+// opening and what to do about it; create is set for serve, which creates a
+// missing store. The CLI's error still wraps boltkv.ErrLocked, on which it
+// turns to the running server's admin API.
+func embeddedStoreError(dir string, err error, create bool) error {
+	const where = "store.embedded.path, SCIMGATE_STORE_EMBEDDED_PATH"
+	var pathErr *fs.PathError
+	switch {
+	case errors.Is(err, boltkv.ErrLocked) && !create:
+		return err
+	case errors.Is(err, boltkv.ErrLocked):
+		return fmt.Errorf("the embedded store in %s is in use by another process, most likely another 'scimgate serve': "+
+			"stop it, or give this server a data directory of its own (%s); several replicas need the redis store", dir, where)
+	case errors.Is(err, fs.ErrNotExist) && !create:
+		return fmt.Errorf("no scimgate data in %s: 'scimgate serve' creates it on first start; "+
+			"point --config or SCIMGATE_STORE_EMBEDDED_PATH at the data directory, or pass --admin-url to work through a running server", dir)
+	case errors.Is(err, boltkv.ErrUnreadable):
+		return fmt.Errorf("cannot read the embedded store in %s: %s is not a scimgate database, or it is damaged; "+
+			"restore the data directory from a backup", dir, boltkv.FileName)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("cannot open the embedded store in %s (%s): permission denied; "+
+			"run scimgate as the user that owns the directory, or give that user read and write access to it and its files", dir, where)
+	case errors.As(err, &pathErr):
+		// The operating system's word for it ("not a directory", "read-only
+		// file system"), naming the path only when it is not the store's.
+		problem := pathErr.Err.Error()
+		if p := filepath.Clean(pathErr.Path); p != filepath.Clean(dir) && p != filepath.Join(dir, boltkv.FileName) {
+			problem = pathErr.Path + ": " + problem
+		}
+		verb := "open"
+		if create && errors.Is(err, fs.ErrNotExist) {
+			verb = "create" // a parent directory is missing, or cannot have one
+		}
+		return fmt.Errorf("cannot %s the embedded store in %s (%s): %s", verb, dir, where, problem)
+	}
+	return fmt.Errorf("cannot open the embedded store in %s: %w", dir, err)
 }
 
 // redisOptions turns the configuration into rediskv options. A URL carries

@@ -48,6 +48,10 @@ var (
 // CLI uses it to fall back to the running server's admin API.
 var ErrLocked = errors.New("boltkv: database is locked by another process")
 
+// ErrUnreadable reports a database file that is not a bbolt database, or a
+// damaged one.
+var ErrUnreadable = errors.New("boltkv: the file is not a scimgate database, or it is damaged")
+
 // Options tunes Open. The zero value is ready to use.
 type Options struct {
 	// LockTimeout bounds the wait for the file lock held by another process
@@ -112,6 +116,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltkv: open %s: %w", path, ErrLocked)
+	}
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrVersionMismatch) || errors.Is(err, bolterrors.ErrChecksum) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreadable, path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("boltkv: open %s: %w", path, err)

@@ -56,3 +56,26 @@ func TestMustExist(t *testing.T) {
 	}
 	_ = kv.Close()
 }
+
+// A file that is not a bbolt database is ErrUnreadable, which the command
+// line turns into "restore from a backup", and is left as it was.
+func TestOpenUnreadableFile(t *testing.T) {
+	for name, content := range map[string][]byte{
+		"text":      []byte("not a database\n"),
+		"page size": make([]byte, 8192),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, boltkv.FileName)
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := boltkv.Open(dir, boltkv.Options{}); !errors.Is(err, boltkv.ErrUnreadable) {
+				t.Fatalf("err = %v, want ErrUnreadable", err)
+			}
+			if after, _ := os.ReadFile(path); string(after) != string(content) {
+				t.Fatal("the file was changed")
+			}
+		})
+	}
+}
