@@ -15,6 +15,12 @@ import (
 // (gateway.routes) and mappings (route headers) are set in the file only.
 const EnvPrefix = "SCIMGATE_"
 
+// EnvName is the variable that sets the configuration key key
+// (listen.public: SCIMGATE_LISTEN_PUBLIC).
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
 // Variables with EnvPrefix that other packages read; Load accepts them and
 // reports any other unknown SCIMGATE_* variable as an error.
 const (
@@ -40,7 +46,7 @@ func envVars(t reflect.Type, key string, index []int) []envVar {
 		k, idx := join(key, f.name), append(slices.Clip(index), f.index)
 		switch {
 		case isScalar(ft), ft.Kind() == reflect.Slice && isScalar(ft.Elem()):
-			out = append(out, envVar{EnvPrefix + strings.ToUpper(strings.ReplaceAll(k, ".", "_")), k, idx})
+			out = append(out, envVar{EnvName(k), k, idx})
 		case ft.Kind() == reflect.Struct:
 			out = append(out, envVars(ft, k, idx)...)
 		}
