@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/adminapi"
 	"github.com/scimgate/scimgate/internal/atomicfile"
@@ -232,7 +234,19 @@ func openStore(ctx context.Context, c config.Store, opts runtimeOptions, log *sl
 	if err != nil {
 		return nil, err
 	}
-	return rediskv.Open(ctx, ro)
+	// go-redis logs every failed dial on its own; until the store is open
+	// the error returned here says it once. serve then logs them (serve.go).
+	redis.SetLogger(redisLogger{slog.New(slog.DiscardHandler)})
+	kv, err := rediskv.Open(ctx, ro)
+	var unreachable *rediskv.UnreachableError
+	if errors.As(err, &unreachable) {
+		hint := "check that Redis runs there and that store.redis.url or store.redis.addrs (SCIMGATE_STORE_REDIS_URL, SCIMGATE_STORE_REDIS_ADDRS) name it"
+		if unreachable.Refused() {
+			hint = "check store.redis.username, store.redis.password (SCIMGATE_STORE_REDIS_PASSWORD) and the database number in store.redis.url"
+		}
+		return nil, fmt.Errorf("%w; %s", err, hint)
+	}
+	return kv, err
 }
 
 // embeddedStoreError says what keeps the embedded store in dir from

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -159,6 +160,27 @@ func TestEmbeddedStoreErrorPermission(t *testing.T) {
 			"run scimgate as the user that owns the directory, or give that user read and write access to it and its files"
 		if err == nil || err.Error() != want {
 			t.Errorf("create=%t: %v", create, err)
+		}
+	}
+}
+
+// A Redis that cannot be reached is said once, with the address and where
+// it comes from, by serve and the CLI: no go-redis log lines before it.
+func TestRedisUnreachable(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := closed.Addr().String()
+	closed.Close()
+	c := newCLIWithoutStore(t, oneRoute)
+	c.vars = append(c.vars, "SCIMGATE_STORE_BACKEND=redis", "SCIMGATE_STORE_REDIS_URL=redis://"+addr+"/0",
+		"SCIMGATE_ADMIN_TOKEN="+strings.Repeat("t", 40))
+	want := "scimgate: cannot reach Redis (tcp " + addr + "): connect: connection refused; check that Redis runs there and that store.redis.url"
+	for _, args := range [][]string{{"serve"}, {"tenant", "list"}} {
+		out := c.run(args...)
+		if out.code != exitError || !strings.Contains(out.stderr, want) || strings.Count(out.stderr, addr) != 1 || strings.Contains(out.stderr, "redis: ") {
+			t.Errorf("%v: exit %d, want one line %q:\n%s", args, out.code, want, out.stderr)
 		}
 	}
 }

@@ -32,11 +32,11 @@ func runServe(ctx context.Context, cfgPath string, env Env) error {
 	}
 	log := logging.New(cfg.Log, env.Stderr)
 	tuneGC(env, log)
-	redis.SetLogger(redisLogger{log})
 	rt, err := openRuntime(ctx, cfg, env, runtimeOptions{Actor: "admin_api", Logger: log, AuditStdout: env.Stdout, BufferAudit: true, CreateMissing: true})
 	if err != nil {
 		return err
 	}
+	redis.SetLogger(redisLogger{log})
 	defer rt.Close()
 	if err := rt.Keys.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
@@ -125,5 +125,6 @@ func printWelcome(w io.Writer, cfg *config.Config, public, admin net.Addr) {
 type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+	// go-redis starts most of its messages with "redis: " itself.
+	l.log.WarnContext(ctx, "redis: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
