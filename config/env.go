@@ -84,6 +84,8 @@ func (l *loader) applyEnv(cfg *Config, env map[string]string, referenced map[str
 		switch {
 		case i >= 0:
 			l.setFromEnv(root.FieldByIndex(vars[i].index), vars[i], env[name])
+		case strings.HasPrefix(name, EnvName("gateway.routes")):
+			l.add(name, Origin{Env: name}, "gateway.routes can be set only in the configuration file (--config or %s), not from the environment", EnvConfig)
 		case !referenced[name]:
 			l.add(name, Origin{Env: name}, "unknown variable%s", suggestVar(name, vars))
 		}
