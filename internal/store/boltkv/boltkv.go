@@ -176,7 +176,14 @@ func initBuckets(db *bolt.DB) error {
 func warnIfExposed(log *slog.Logger, paths ...string) {
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			log.Warn("boltkv: data path is accessible to group or others", "path", p, "mode", fi.Mode().Perm())
+			want := os.FileMode(0o600)
+			if fi.IsDir() {
+				want = 0o700
+			}
+			// The mode in octal, as chmod takes it: slog would write a
+			// FileMode as a decimal number in JSON (493 for 0755).
+			log.Warn("boltkv: data path is accessible to group or others; restrict it with: chmod "+fmt.Sprintf("%o", want)+" "+p,
+				"path", p, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
 		}
 	}
 }

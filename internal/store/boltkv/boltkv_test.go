@@ -1,10 +1,13 @@
 package boltkv_test
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +80,28 @@ func TestOpenUnreadableFile(t *testing.T) {
 				t.Fatal("the file was changed")
 			}
 		})
+	}
+}
+
+// A data directory others can read is logged with its mode in octal and
+// the chmod that fixes it, in JSON as in text.
+func TestWarnsAboutExposedDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	kv, err := boltkv.Open(dir, boltkv.Options{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = kv.Close()
+	for _, want := range []string{`"mode":"0755"`, `chmod 700 ` + dir} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, buf.String())
+		}
 	}
 }
