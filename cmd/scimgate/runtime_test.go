@@ -184,3 +184,29 @@ func TestRedisUnreachable(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultIssuerWarning(t *testing.T) {
+	for name, tc := range map[string]struct {
+		issuer, public string
+		warn           bool
+	}{
+		"all defaults":                  {"", "", false},
+		"issuer set":                    {"https://scim.example.com", "0.0.0.0:8080", false},
+		"listener moved, issuer not":    {"", "0.0.0.0:9000", true},
+		"listener on every interface":   {"", "0.0.0.0:8080", true},
+		"issuer set to its own default": {"http://127.0.0.1:8080", "127.0.0.1:8080", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := config.Default()
+			if tc.issuer != "" {
+				cfg.Issuer = tc.issuer
+			}
+			if tc.public != "" {
+				cfg.Listen.Public = tc.public
+			}
+			if got := defaultIssuerWarning(cfg); (got != "") != tc.warn || tc.warn && !strings.Contains(got, "SCIMGATE_ISSUER") {
+				t.Errorf("warning %q, want one: %t", got, tc.warn)
+			}
+		})
+	}
+}
