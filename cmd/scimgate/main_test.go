@@ -585,6 +585,17 @@ func TestAdminURLErrors(t *testing.T) {
 	}
 }
 
+// --admin-url without a token to send says where the CLI looks for one.
+func TestAdminURLWithoutToken(t *testing.T) {
+	c := newCLIWithoutStore(t, oneRoute)
+	out := c.run("--admin-url", "http://127.0.0.1:8081", "tenant", "list")
+	want := "scimgate: the admin API at http://127.0.0.1:8081 needs the admin token: set SCIMGATE_ADMIN_TOKEN to the server's admin token (admin.token), " +
+		"or point store.embedded.path at the server's data directory, where it keeps a generated one (there is no " + filepath.Join(c.dir, "data", adminTokenFile) + ")\n"
+	if out.code != exitError || out.stderr != want {
+		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", out.code, out.stderr, want)
+	}
+}
+
 // When another process holds the embedded store and nothing answers at this
 // configuration's listen.admin, the error says where the CLI looked and why.
 func TestLockedStoreWithoutAdminAPI(t *testing.T) {
