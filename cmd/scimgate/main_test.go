@@ -457,6 +457,23 @@ func TestGeneratedMasterKeyAndAdminToken(t *testing.T) {
 	if second.code != 0 || strings.Contains(second.stderr, "WARNING") || !strings.Contains(second.stderr, "master key read from a file next to the data") {
 		t.Fatalf("second run: exit %d\n%s", second.code, second.stderr)
 	}
+	// The key moved into the variable as told, the file left behind.
+	text, err := os.ReadFile(filepath.Join(c.dir, "data", masterKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.vars = []string{"SCIMGATE_MASTER_KEY=" + strings.TrimSpace(string(text))}
+	moved := c.run("tenant", "list")
+	if want := "a copy is still next to the data: once the variable is kept safe elsewhere, delete it: rm " + filepath.Join(c.dir, "data", masterKeyFile); moved.code != 0 || !strings.Contains(moved.stderr, want) {
+		t.Fatalf("key in the variable, file kept: exit %d\n%s", moved.code, moved.stderr)
+	}
+	if err := os.Remove(filepath.Join(c.dir, "data", masterKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	if deleted := c.run("tenant", "list"); deleted.code != 0 || strings.Contains(deleted.stderr, "master key") {
+		t.Fatalf("key in the variable only: exit %d\n%s", deleted.code, deleted.stderr)
+	}
+	c.vars = nil
 	token, err := readAdminToken(filepath.Join(c.dir, "data", adminTokenFile))
 	if err != nil || len(token) < 32 {
 		t.Fatalf("admin token %q: %v", token, err)

@@ -150,6 +150,13 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 		if master, err = masterKeyFromFile(cfg.Store.Embedded.Path, opts.CreateMissing && !inUse, env.Stderr, log); err != nil {
 			return nil, err
 		}
+	} else if cfg.Store.Backend == config.BackendEmbedded {
+		// Moved into the variable as the first start said, but the copy
+		// beside the data still gives whoever reads the directory every
+		// secret in it.
+		if path := filepath.Join(cfg.Store.Embedded.Path, masterKeyFile); fileExists(path) {
+			log.Warn("the master key is set in "+keys.MasterKeyEnv+", but a copy is still next to the data: once the variable is kept safe elsewhere, delete it: rm "+path, "path", path)
+		}
 	}
 	if rt.Hasher, err = secret.NewHasher(master); err != nil {
 		return nil, err
@@ -417,4 +424,10 @@ func readAdminToken(path string) (string, error) {
 		return "", fmt.Errorf("admin token file %s holds no token of 32 or more characters; delete it to have one generated", path)
 	}
 	return token, nil
+}
+
+// fileExists reports whether path names something that exists.
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
