@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,7 +53,7 @@ func TestConfigCheck(t *testing.T) {
 		"invalid":        {[]string{"config", "check", bad}, 1, "", "bad.yaml:1: issuer", 3},
 		"invalid json":   {[]string{"config", "check", bad, "--json"}, 1, `"key": "store.backend"`, "", 0},
 		"missing file":   {[]string{"config", "check", filepath.Join(t.TempDir(), "none.yaml")}, 1, "", "no such file", 1},
-		"missing FILE":   {[]string{"config", "check"}, 2, "", "missing FILE", 2},
+		"the --config":   {[]string{"config", "check"}, 0, "ok\n", "", 0},
 		"extra argument": {[]string{"config", "check", "a", "b"}, 2, "", `unexpected argument "b"`, 2},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -62,6 +63,32 @@ func TestConfigCheck(t *testing.T) {
 			}
 			if n := strings.Count(out.stderr, "\n"); tc.errLines > 0 && n != tc.errLines {
 				t.Errorf("%d lines on stderr, want %d: %q", n, tc.errLines, out.stderr)
+			}
+		})
+	}
+}
+
+// Without FILE, config check checks the file serve would read: --config,
+// else SCIMGATE_CONFIG.
+func TestConfigCheckDefaultFile(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("log: {level: loud}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		args, vars []string
+		code       int
+		stderr     string
+	}{
+		"neither":         {[]string{"config", "check"}, nil, exitUsage, "missing FILE (or --config FILE, or SCIMGATE_CONFIG)"},
+		"SCIMGATE_CONFIG": {[]string{"config", "check"}, []string{"SCIMGATE_CONFIG=" + bad}, exitError, "bad.yaml:1: log.level"},
+		"--config":        {[]string{"--config", bad, "config", "check"}, nil, exitError, "bad.yaml:1: log.level"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, Env{Vars: tc.vars, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
+			if code != tc.code || !strings.Contains(stderr.String(), tc.stderr) {
+				t.Fatalf("exit %d, stderr %q", code, stderr.String())
 			}
 		})
 	}
