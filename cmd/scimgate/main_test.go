@@ -231,7 +231,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"key", "list"}, "", 0, "No signing keys yet"},
 		{[]string{"key", "rotate"}, "", 0, "ES256  active"},
 		{[]string{"key", "revoke", "nope"}, "", 1, `signing key "nope": not found`},
-		{[]string{"tenant", "delete", "acme"}, "", 1, "still owns 0 clients, 1 API keys and 1 admins"},
+		{[]string{"tenant", "delete", "acme"}, "", 1, `tenant "acme" still owns 1 API key and 1 admin; delete them first (client, apikey and admin list --tenant acme show them)`},
 	}
 	for _, s := range steps {
 		out := c.runWithStdin(s.stdin, s.args...)

@@ -101,7 +101,7 @@ func TestHandlerHTTP(t *testing.T) {
 		{"admin password, empty body", "POST", "/admin/v1/tenants/acme/admins/ann/password", bearer, "", 200, "", `"password": "`},
 		{"delete admin", "DELETE", "/admin/v1/tenants/acme/admins/ann", bearer, "", 204, "", ""},
 		{"delete admin again", "DELETE", "/admin/v1/tenants/acme/admins/ann", bearer, "", 404, "not_found", ""},
-		{"tenant still owns a client", "DELETE", "/admin/v1/tenants/acme", bearer, "", 400, "invalid_request", "1 clients"},
+		{"tenant still owns a client", "DELETE", "/admin/v1/tenants/acme", bearer, "", 400, "invalid_request", `still owns 1 client; delete it first`},
 		{"signing keys", "GET", "/admin/v1/keys", bearer, "", 200, "", "[]"},
 		{"rotate signing key", "POST", "/admin/v1/keys/rotate", bearer, "", 200, "", `"state": "active"`},
 		{"revoke unknown signing key", "POST", "/admin/v1/keys/nope/revoke", bearer, "", 404, "not_found", ""},
