@@ -868,7 +868,7 @@ func TestWrongMasterKeyRefused(t *testing.T) {
 			// No master key at all: serve must not make up a new one.
 			var stderr strings.Builder
 			_, err = openRuntime(t.Context(), cfg, Env{Stderr: &stderr}, runtimeOptions{CreateMissing: true})
-			if err == nil || !strings.Contains(err.Error(), "SCIMGATE_MASTER_KEY") || strings.Contains(stderr.String(), "WARNING") {
+			if err == nil || !strings.Contains(err.Error(), "but this store was set up with a master key: set SCIMGATE_MASTER_KEY to that key") || strings.Contains(stderr.String(), "WARNING") {
 				t.Errorf("serve without the master key: err %v\n%s", err, stderr.String())
 			}
 			if _, err := os.Stat(filepath.Join(c.dir, "data", masterKeyFile)); !errors.Is(err, fs.ErrNotExist) {

@@ -334,7 +334,8 @@ func masterKeyFromFile(dir string, create bool, stderr io.Writer, log *slog.Logg
 		key, created, err = keys.LoadOrCreateMasterKeyFile(path)
 	} else if key, err = keys.ReadMasterKeyFile(path); errors.Is(err, fs.ErrNotExist) {
 		// A key of its own would make every stored secret fail to verify.
-		return nil, fmt.Errorf("%s is not set and there is no %s: set it to the master key 'scimgate serve' uses", keys.MasterKeyEnv, path)
+		return nil, fmt.Errorf("%s is not set and there is no %s, but this store was set up with a master key: "+
+			"set %s to that key (the one the server and every other command use), or put the file back", keys.MasterKeyEnv, path, keys.MasterKeyEnv)
 	}
 	if err != nil {
 		return nil, err
