@@ -15,6 +15,12 @@ import (
 // (gateway.routes) and mappings (route headers) are set in the file only.
 const EnvPrefix = "SCIMGATE_"
 
+// EnvName is the variable that sets the configuration key key
+// (listen.public: SCIMGATE_LISTEN_PUBLIC).
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
 // Variables with EnvPrefix that other packages read; Load accepts them and
 // reports any other unknown SCIMGATE_* variable as an error.
 const (
@@ -40,7 +46,7 @@ func envVars(t reflect.Type, key string, index []int) []envVar {
 		k, idx := join(key, f.name), append(slices.Clip(index), f.index)
 		switch {
 		case isScalar(ft), ft.Kind() == reflect.Slice && isScalar(ft.Elem()):
-			out = append(out, envVar{EnvPrefix + strings.ToUpper(strings.ReplaceAll(k, ".", "_")), k, idx})
+			out = append(out, envVar{EnvName(k), k, idx})
 		case ft.Kind() == reflect.Struct:
 			out = append(out, envVars(ft, k, idx)...)
 		}
@@ -78,6 +84,8 @@ func (l *loader) applyEnv(cfg *Config, env map[string]string, referenced map[str
 		switch {
 		case i >= 0:
 			l.setFromEnv(root.FieldByIndex(vars[i].index), vars[i], env[name])
+		case strings.HasPrefix(name, EnvName("gateway.routes")):
+			l.add(name, Origin{Env: name}, "gateway.routes can be set only in the configuration file (--config or %s), not from the environment", EnvConfig)
 		case !referenced[name]:
 			l.add(name, Origin{Env: name}, "unknown variable%s", suggestVar(name, vars))
 		}

@@ -99,7 +99,8 @@ func TestEnvErrors(t *testing.T) {
 		"invalid list item":   {[]string{"SCIMGATE_STORE_REDIS_ADDRS=a:1,b"}, `SCIMGATE_STORE_REDIS_ADDRS: store.redis.addrs[1]: "b" is not host:port`},
 		"unknown":             {[]string{"SCIMGATE_STORE_BACKNED=redis"}, `SCIMGATE_STORE_BACKNED: unknown variable (did you mean SCIMGATE_STORE_BACKEND?)`},
 		"unknown, far off":    {[]string{"SCIMGATE_WHATEVER=secret-value"}, `SCIMGATE_WHATEVER: unknown variable`},
-		"routes not settable": {[]string{"SCIMGATE_GATEWAY_ROUTES=/a"}, `SCIMGATE_GATEWAY_ROUTES: unknown variable`},
+		"routes not settable": {[]string{"SCIMGATE_GATEWAY_ROUTES=/a"}, `SCIMGATE_GATEWAY_ROUTES: gateway.routes can be set only in the configuration file (--config or SCIMGATE_CONFIG), not from the environment`},
+		"a route's key":       {[]string{"SCIMGATE_GATEWAY_ROUTES_0_UPSTREAM=http://h"}, `SCIMGATE_GATEWAY_ROUTES_0_UPSTREAM: gateway.routes can be set only in the configuration file (--config or SCIMGATE_CONFIG), not from the environment`},
 		"empty duration":      {[]string{"SCIMGATE_KEYS_REFRESH_INTERVAL="}, `SCIMGATE_KEYS_REFRESH_INTERVAL: keys.refresh_interval: "" is not a duration: use Go syntax such as 90s, 10m or 1h30m`},
 		"url and addrs both":  {[]string{"SCIMGATE_STORE_REDIS_URL=redis://h:1", "SCIMGATE_STORE_REDIS_ADDRS=h:1"}, `SCIMGATE_STORE_REDIS_ADDRS: store.redis.addrs: set either store.redis.url or store.redis.addrs, not both`},
 	} {

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -40,17 +42,28 @@ func (c *Config) Validate() error {
 func readFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fileError(path, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("config: read %s: %w", path, err)
+		return nil, fileError(path, err)
 	}
 	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("config: %s is larger than %s", path, Size(maxFileSize))
+		return nil, fmt.Errorf("configuration file %s is larger than %s", path, Size(maxFileSize))
 	}
 	return data, nil
+}
+
+// fileError names the configuration file once, where the *fs.PathError of
+// os.Open or Read would repeat it ("open x.yaml: ...", "read /etc: is a
+// directory").
+func fileError(path string, err error) error {
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		return fmt.Errorf("configuration file %s: %w", path, pathErr.Err)
+	}
+	return fmt.Errorf("configuration file %s: %w", path, err)
 }
 
 // load is Load after the file has been read: file data, then environment,

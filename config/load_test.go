@@ -151,9 +151,21 @@ func TestDefaultRoundTripsThroughYAML(t *testing.T) {
 }
 
 func TestMissingFile(t *testing.T) {
-	_, err := config.Load(filepath.Join(t.TempDir(), "absent.yaml"), nil)
+	path := filepath.Join(t.TempDir(), "absent.yaml")
+	_, err := config.Load(path, nil)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v, want os.ErrNotExist", err)
+	}
+	if want := "configuration file " + path + ": no such file or directory"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+}
+
+func TestDirectoryForFile(t *testing.T) {
+	dir := t.TempDir()
+	_, err := config.Load(dir, nil)
+	if want := "configuration file " + dir + ": is a directory"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }
 

@@ -242,8 +242,12 @@ func (l *loader) redisURL(s string) {
 		l.problem(key, "must not contain a password; set store.redis.password (SCIMGATE_STORE_REDIS_PASSWORD)")
 		return
 	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix" {
+		l.problem(key, "must be a redis://, rediss:// (TLS) or unix:// URL, such as redis://127.0.0.1:6379/0")
+		return
+	}
 	if _, err := redis.ParseURL(s); err != nil {
-		l.problem(key, "%v", err)
+		l.problem(key, "%s", strings.TrimPrefix(err.Error(), "redis: ")) // the key already says what it is
 	}
 }
 

@@ -59,8 +59,8 @@ func TestValidationErrors(t *testing.T) {
 
 		"backend unknown":             {yaml: `store: {backend: memory}`, key: "store.backend", want: `embedded, redis, got "memory"`},
 		"embedded path empty":         {yaml: `store: {embedded: {path: ""}}`, key: "store.embedded.path", want: "must be set"},
-		"redis url scheme":            {yaml: `store: {redis: {url: "http://127.0.0.1:6379"}}`, key: "store.redis.url", want: "scheme"},
-		"redis url bad database":      {yaml: `store: {redis: {url: "redis://127.0.0.1:6379/x"}}`, key: "store.redis.url", want: "database"},
+		"redis url scheme":            {yaml: `store: {redis: {url: "http://127.0.0.1:6379"}}`, key: "store.redis.url", want: "must be a redis://, rediss:// (TLS) or unix:// URL, such as redis://127.0.0.1:6379/0"},
+		"redis url bad database":      {yaml: `store: {redis: {url: "redis://127.0.0.1:6379/x"}}`, key: "store.redis.url", want: `invalid database number: "x"`},
 		"redis url and addrs":         {yaml: `store: {redis: {url: "redis://h:1", addrs: ["h:1"]}}`, key: "store.redis.addrs", want: "not both"},
 		"redis neither":               {yaml: `store: {backend: redis, redis: {url: ""}}`, key: "store.redis.url", want: "set store.redis.url or store.redis.addrs"},
 		"redis addr bad":              {yaml: `store: {redis: {addrs: ["h:1", "nope"]}}`, key: "store.redis.addrs[1]", want: "not host:port"},
@@ -161,6 +161,11 @@ func TestValidationErrors(t *testing.T) {
 			}
 			if errs[0].Key != tc.key || !strings.Contains(errs[0].Problem, tc.want) {
 				t.Errorf("got %q\nwant key %s, problem containing %q", errs[0], tc.key, tc.want)
+			}
+			// The key says what the value is; a library's own prefix
+			// ("redis: ", "yaml: ") would say it again.
+			if p := errs[0].Problem; strings.HasPrefix(p, "redis: ") || strings.HasPrefix(p, "yaml: ") {
+				t.Errorf("problem %q starts with a library's prefix", p)
 			}
 			if errs[0].Origin.Line == 0 {
 				t.Errorf("error %q has no line", errs[0])

@@ -29,18 +29,19 @@ const generateHint = "generate one with: openssl rand -base64 32"
 
 // ParseMasterKey decodes a master key given as hex, base64 or base64url
 // (padded or not) and refuses one that is too short or plainly not random.
-// Error messages never contain the key.
+// Error messages never contain the key, nor say where it came from: the
+// caller names the variable or the file.
 func ParseMasterKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, fmt.Errorf("keys: master key is empty (%s)", generateHint)
+		return nil, fmt.Errorf("is empty (%s)", generateHint)
 	}
 	key, ok := decodeKeyText(s)
 	if !ok {
-		return nil, fmt.Errorf("keys: master key is neither hex nor base64 (%s)", generateHint)
+		return nil, fmt.Errorf("is neither hex nor base64 (%s)", generateHint)
 	}
 	if len(key) < MasterKeySize {
-		return nil, fmt.Errorf("keys: master key decodes to %d bytes, need at least %d random bytes (%s)", len(key), MasterKeySize, generateHint)
+		return nil, fmt.Errorf("decodes to %d bytes, need at least %d random bytes (%s)", len(key), MasterKeySize, generateHint)
 	}
 	if err := checkRandomLooking(key); err != nil {
 		return nil, err
@@ -76,12 +77,12 @@ func checkRandomLooking(key []byte) error {
 		}
 	}
 	if distinct < minDistinctBytes {
-		return fmt.Errorf("keys: master key is too repetitive to be random (%d distinct byte values; %s)", distinct, generateHint)
+		return fmt.Errorf("is too repetitive to be random (%d distinct byte values; %s)", distinct, generateHint)
 	}
 	if printable {
 		// Random bytes are all printable with probability below 1e-13: this is
 		// an encoded password or phrase, not a key.
-		return fmt.Errorf("keys: master key decodes to plain text, not random bytes (%s)", generateHint)
+		return fmt.Errorf("decodes to plain text, not random bytes (%s)", generateHint)
 	}
 	return nil
 }
@@ -123,23 +124,23 @@ const maxMasterKeyFile = 4096
 func ReadMasterKeyFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("keys: open master key file: %w", err)
+		return nil, fmt.Errorf("master key file: %w", err)
 	}
 	defer f.Close()
 	// Stat the open file, not the path, so the mode checked is the mode read.
 	info, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("keys: stat master key file: %w", err)
+		return nil, fmt.Errorf("master key file: %w", err)
 	}
 	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("keys: master key file %s is not a regular file", path)
+		return nil, fmt.Errorf("master key file %s is not a regular file", path)
 	}
 	if perm := info.Mode().Perm(); perm&0o007 != 0 {
-		return nil, fmt.Errorf("keys: master key file %s is accessible to other users (mode %04o); run: chmod 600 %s", path, perm, path)
+		return nil, fmt.Errorf("master key file %s is accessible to other users (mode %04o); run: chmod 600 %s", path, perm, path)
 	}
 	text, err := io.ReadAll(io.LimitReader(f, maxMasterKeyFile))
 	if err != nil {
-		return nil, fmt.Errorf("keys: read master key file: %w", err)
+		return nil, fmt.Errorf("master key file: %w", err)
 	}
 	key, err := ParseMasterKey(string(text))
 	if err != nil {

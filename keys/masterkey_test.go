@@ -170,6 +170,10 @@ func TestLoadOrCreateMasterKeyFileRefuses(t *testing.T) {
 			if strings.Contains(err.Error(), tc.content) && len(tc.content) > 8 {
 				t.Fatalf("error %q repeats the file content", err)
 			}
+			// Printed as is by the CLI: the file once, no package prefix.
+			if !strings.HasPrefix(err.Error(), "master key file "+path) || strings.Count(err.Error(), "master key") != 1 {
+				t.Fatalf("error %q: want it to name the file once and nothing else", err)
+			}
 			if now, _ := os.ReadFile(path); string(now) != tc.content {
 				t.Fatal("the refused file was changed")
 			}

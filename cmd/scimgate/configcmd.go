@@ -34,15 +34,28 @@ func (a *app) configCommand() *cobra.Command {
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
-		Use:   "check FILE",
-		Short: "Validate FILE with the SCIMGATE_* environment, without starting anything",
+		Use:   "check [FILE]",
+		Short: "Validate FILE (default: --config or $" + config.EnvConfig + ") with the SCIMGATE_* environment, without starting anything",
 		Long: `Validate FILE as 'scimgate serve' would load it, SCIMGATE_* variables included,
 with serve's checks of SCIMGATE_MASTER_KEY and, for the redis store, of the
-master key and admin token every replica must share.
+master key and admin token every replica must share. Without FILE, the file
+serve would read: --config, else $` + config.EnvConfig + `.
 Prints "ok" and exits 0, or prints every problem, one per line, and exits 1.`,
-		Args: args("FILE"),
+		Args: func(c *cobra.Command, argv []string) error {
+			if len(argv) == 0 && a.cfgPath == "" {
+				return usageError{c.CommandPath(), fmt.Errorf("missing FILE (or --config FILE, or %s)", config.EnvConfig)}
+			}
+			if len(argv) > 1 {
+				return usageError{c.CommandPath(), fmt.Errorf("unexpected argument %q", argv[1])}
+			}
+			return nil
+		},
 		RunE: func(_ *cobra.Command, argv []string) error {
-			cfg, err := config.Load(argv[0], a.env.Vars)
+			path := a.cfgPath // what serve would read
+			if len(argv) == 1 {
+				path = argv[0]
+			}
+			cfg, err := config.Load(path, a.env.Vars)
 			var problems config.Errors
 			if err != nil && !errors.As(err, &problems) {
 				return err // unreadable file: rendered like any other failure

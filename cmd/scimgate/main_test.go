@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,7 +53,7 @@ func TestConfigCheck(t *testing.T) {
 		"invalid":        {[]string{"config", "check", bad}, 1, "", "bad.yaml:1: issuer", 3},
 		"invalid json":   {[]string{"config", "check", bad, "--json"}, 1, `"key": "store.backend"`, "", 0},
 		"missing file":   {[]string{"config", "check", filepath.Join(t.TempDir(), "none.yaml")}, 1, "", "no such file", 1},
-		"missing FILE":   {[]string{"config", "check"}, 2, "", "missing FILE", 2},
+		"the --config":   {[]string{"config", "check"}, 0, "ok\n", "", 0},
 		"extra argument": {[]string{"config", "check", "a", "b"}, 2, "", `unexpected argument "b"`, 2},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -61,6 +63,32 @@ func TestConfigCheck(t *testing.T) {
 			}
 			if n := strings.Count(out.stderr, "\n"); tc.errLines > 0 && n != tc.errLines {
 				t.Errorf("%d lines on stderr, want %d: %q", n, tc.errLines, out.stderr)
+			}
+		})
+	}
+}
+
+// Without FILE, config check checks the file serve would read: --config,
+// else SCIMGATE_CONFIG.
+func TestConfigCheckDefaultFile(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("log: {level: loud}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		args, vars []string
+		code       int
+		stderr     string
+	}{
+		"neither":         {[]string{"config", "check"}, nil, exitUsage, "missing FILE (or --config FILE, or SCIMGATE_CONFIG)"},
+		"SCIMGATE_CONFIG": {[]string{"config", "check"}, []string{"SCIMGATE_CONFIG=" + bad}, exitError, "bad.yaml:1: log.level"},
+		"--config":        {[]string{"--config", bad, "config", "check"}, nil, exitError, "bad.yaml:1: log.level"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, Env{Vars: tc.vars, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
+			if code != tc.code || !strings.Contains(stderr.String(), tc.stderr) {
+				t.Fatalf("exit %d, stderr %q", code, stderr.String())
 			}
 		})
 	}
@@ -203,7 +231,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"key", "list"}, "", 0, "No signing keys yet"},
 		{[]string{"key", "rotate"}, "", 0, "ES256  active"},
 		{[]string{"key", "revoke", "nope"}, "", 1, `signing key "nope": not found`},
-		{[]string{"tenant", "delete", "acme"}, "", 1, "still owns 0 clients, 1 API keys and 1 admins"},
+		{[]string{"tenant", "delete", "acme"}, "", 1, `tenant "acme" still owns 1 API key and 1 admin; delete them first (client, apikey and admin list --tenant acme show them)`},
 	}
 	for _, s := range steps {
 		out := c.runWithStdin(s.stdin, s.args...)
@@ -456,6 +484,23 @@ func TestGeneratedMasterKeyAndAdminToken(t *testing.T) {
 	if second.code != 0 || strings.Contains(second.stderr, "WARNING") || !strings.Contains(second.stderr, "master key read from a file next to the data") {
 		t.Fatalf("second run: exit %d\n%s", second.code, second.stderr)
 	}
+	// The key moved into the variable as told, the file left behind.
+	text, err := os.ReadFile(filepath.Join(c.dir, "data", masterKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.vars = []string{"SCIMGATE_MASTER_KEY=" + strings.TrimSpace(string(text))}
+	moved := c.run("tenant", "list")
+	if want := "a copy is still next to the data: once the variable is kept safe elsewhere, delete it: rm " + filepath.Join(c.dir, "data", masterKeyFile); moved.code != 0 || !strings.Contains(moved.stderr, want) {
+		t.Fatalf("key in the variable, file kept: exit %d\n%s", moved.code, moved.stderr)
+	}
+	if err := os.Remove(filepath.Join(c.dir, "data", masterKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	if deleted := c.run("tenant", "list"); deleted.code != 0 || strings.Contains(deleted.stderr, "master key") {
+		t.Fatalf("key in the variable only: exit %d\n%s", deleted.code, deleted.stderr)
+	}
+	c.vars = nil
 	token, err := readAdminToken(filepath.Join(c.dir, "data", adminTokenFile))
 	if err != nil || len(token) < 32 {
 		t.Fatalf("admin token %q: %v", token, err)
@@ -530,6 +575,102 @@ func TestAdminURLAlwaysUsesTheAPI(t *testing.T) {
 	}
 }
 
+// A wrong admin API address is a clear error: a malformed --admin-url is a
+// usage error, and an address where nothing or something else answers is
+// named once, with what to check.
+func TestAdminURLErrors(t *testing.T) {
+	server := newCLI(t, oneRoute)
+	serveAdminAPI(t, server)
+	cfg, err := config.Load(server.cfgPath, server.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := readAdminToken(filepath.Join(server.dir, "data", adminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := closed.Addr().String()
+	closed.Close()
+	other := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(other.Close)
+
+	c := newCLIWithoutStore(t, oneRoute)
+	c.vars = append(c.vars, "SCIMGATE_ADMIN_TOKEN="+token)
+	for name, tc := range map[string]struct {
+		url    string
+		code   int
+		stderr []string
+	}{
+		"no scheme":          {cfg.Listen.Admin, exitUsage, []string{`--admin-url "` + cfg.Listen.Admin + `": give the admin listener's URL, such as http://127.0.0.1:8081`}},
+		"not http":           {"ftp://" + cfg.Listen.Admin, exitUsage, []string{"give the admin listener's URL"}},
+		"nothing listens":    {"http://" + nothing, exitError, []string{"scimgate: no admin API at http://" + nothing + ": nothing listens there (connection refused)\n", "check --admin-url"}},
+		"another server":     {other.URL, exitError, []string{other.URL + " answered HTTP 404 (Not Found) without an admin API error: is it the admin listener"}},
+		"with the API path":  {"http://" + cfg.Listen.Admin + "/admin/v1/", exitOK, nil},
+		"the listener's URL": {"http://" + cfg.Listen.Admin, exitOK, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := c.run("--admin-url", tc.url, "tenant", "list")
+			if out.code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", out.code, tc.code, out.stderr)
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(out.stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, out.stderr)
+				}
+			}
+			if strings.Count(out.stderr, "scimgate:") > 1 || strings.Count(out.stderr, tc.url) > 1 {
+				t.Errorf("the error repeats itself:\n%s", out.stderr)
+			}
+		})
+	}
+}
+
+// --admin-url without a token to send says where the CLI looks for one.
+func TestAdminURLWithoutToken(t *testing.T) {
+	c := newCLIWithoutStore(t, oneRoute)
+	out := c.run("--admin-url", "http://127.0.0.1:8081", "tenant", "list")
+	want := "scimgate: the admin API at http://127.0.0.1:8081 needs the admin token: set SCIMGATE_ADMIN_TOKEN to the server's admin token (admin.token), " +
+		"or point store.embedded.path at the server's data directory, where it keeps a generated one (there is no " + filepath.Join(c.dir, "data", adminTokenFile) + ")\n"
+	if out.code != exitError || out.stderr != want {
+		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", out.code, out.stderr, want)
+	}
+}
+
+// When another process holds the embedded store and nothing answers at this
+// configuration's listen.admin, the error says where the CLI looked and why.
+func TestLockedStoreWithoutAdminAPI(t *testing.T) {
+	c := newCLI(t, oneRoute)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := closed.Addr().String()
+	closed.Close()
+	c.vars = append(c.vars, "SCIMGATE_LISTEN_ADMIN="+nothing)
+	cfg, err := config.Load(c.cfgPath, c.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := openRuntime(context.Background(), cfg, Env{Vars: c.vars, Stderr: io.Discard}, runtimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = holder.Close() })
+	out := c.run("tenant", "list")
+	for _, want := range []string{
+		"no admin API at http://" + nothing + ": nothing listens there (connection refused)\n",
+		"give the command the server's configuration (--config, SCIMGATE_LISTEN_ADMIN) or its admin API with --admin-url URL",
+	} {
+		if out.code != exitError || !strings.Contains(out.stderr, want) {
+			t.Errorf("exit %d, stderr lacks %q:\n%s", out.code, want, out.stderr)
+		}
+	}
+}
+
 // serve, the CLI and config check refuse the same master key and admin
 // token problems: a malformed SCIMGATE_MASTER_KEY, and with Redis a missing
 // master key or admin token.
@@ -542,11 +683,11 @@ func TestServeSecretsChecked(t *testing.T) {
 		want string // "": no problem
 	}{
 		"embedded, no master key": {nil, ""},
-		"malformed master key":    {[]string{"SCIMGATE_MASTER_KEY=not-a-key"}, "SCIMGATE_MASTER_KEY: keys: master key"},
-		"patterned master key":    {[]string{"SCIMGATE_MASTER_KEY=" + strings.Repeat("ab", 32)}, "SCIMGATE_MASTER_KEY: keys: master key is too repetitive"},
+		"malformed master key":    {[]string{"SCIMGATE_MASTER_KEY=not-a-key"}, "SCIMGATE_MASTER_KEY: is neither hex nor base64 (generate one with: openssl rand -base64 32)"},
+		"patterned master key":    {[]string{"SCIMGATE_MASTER_KEY=" + strings.Repeat("ab", 32)}, "SCIMGATE_MASTER_KEY: is too repetitive"},
 		"redis, no master key":    {[]string{redis, token}, "SCIMGATE_MASTER_KEY: required with the redis store"},
 		"redis, no admin token":   {[]string{redis, goodKey}, "admin.token: required with the redis store"},
-		"redis, malformed key":    {[]string{redis, token, "SCIMGATE_MASTER_KEY=xyz"}, "SCIMGATE_MASTER_KEY: keys: master key"},
+		"redis, malformed key":    {[]string{redis, token, "SCIMGATE_MASTER_KEY=xyz"}, "SCIMGATE_MASTER_KEY: decodes to 2 bytes, need at least 32 random bytes (generate one with: openssl rand -base64 32)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := newCLIWithoutStore(t, oneRoute)
@@ -727,7 +868,7 @@ func TestWrongMasterKeyRefused(t *testing.T) {
 			// No master key at all: serve must not make up a new one.
 			var stderr strings.Builder
 			_, err = openRuntime(t.Context(), cfg, Env{Stderr: &stderr}, runtimeOptions{CreateMissing: true})
-			if err == nil || !strings.Contains(err.Error(), "SCIMGATE_MASTER_KEY") || strings.Contains(stderr.String(), "WARNING") {
+			if err == nil || !strings.Contains(err.Error(), "but this store was set up with a master key: set SCIMGATE_MASTER_KEY to that key") || strings.Contains(stderr.String(), "WARNING") {
 				t.Errorf("serve without the master key: err %v\n%s", err, stderr.String())
 			}
 			if _, err := os.Stat(filepath.Join(c.dir, "data", masterKeyFile)); !errors.Is(err, fs.ErrNotExist) {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -96,7 +97,12 @@ func cliAdminToken(cfg *config.Config) (string, error) {
 	if cfg.Admin.Token != "" {
 		return cfg.Admin.Token.Reveal(), nil
 	}
-	token, err := readAdminToken(filepath.Join(cfg.Store.Embedded.Path, adminTokenFile))
+	path := filepath.Join(cfg.Store.Embedded.Path, adminTokenFile)
+	token, err := readAdminToken(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("set %s to the server's admin token (admin.token), or point store.embedded.path at the server's data directory, where it keeps a generated one (there is no %s)",
+			config.EnvName("admin.token"), path)
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w (or set SCIMGATE_ADMIN_TOKEN)", err)
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +17,13 @@ import (
 
 // manage runs fn with the management operations open for command c.
 func (a *app) manage(c *cobra.Command, fn func(ops adminapi.Operations) error) error {
+	if a.adminURL != "" {
+		base, err := adminURLFlag(a.adminURL)
+		if err != nil {
+			return usageError{c.CommandPath(), err}
+		}
+		a.adminURL = base
+	}
 	ops, closeOps, err := a.openOperations(c.Context())
 	if err != nil {
 		return err
@@ -23,7 +32,32 @@ func (a *app) manage(c *cobra.Command, fn func(ops adminapi.Operations) error) e
 	if closeErr := closeOps(); err == nil {
 		err = closeErr
 	}
+	var unreachable *adminapi.UnreachableError
+	if errors.As(err, &unreachable) {
+		// The address came from --admin-url or, when a server holds the
+		// embedded store, from listen.admin of this command's configuration,
+		// which may not be the server's.
+		hint := "check --admin-url: it must be the admin listener (listen.admin) of a running scimgate serve"
+		if a.adminURL == "" {
+			hint = "another process holds the embedded store, and the address is listen.admin of this command's configuration: " +
+				"give the command the server's configuration (--config, SCIMGATE_LISTEN_ADMIN) or its admin API with --admin-url URL"
+		}
+		err = fmt.Errorf("%w\n%s", err, hint)
+	}
 	return err
+}
+
+// adminURLFlag checks --admin-url and returns the admin API's base URL. The
+// admin API's own path prefix is tolerated, as the README's curl examples
+// use it.
+func adminURLFlag(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("--admin-url %q: give the admin listener's URL, such as http://127.0.0.1:8081", raw)
+	}
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), adminapi.PathPrefix)
+	u.RawPath = ""
+	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
 // print writes a result: v as indented JSON with --json, else the text that

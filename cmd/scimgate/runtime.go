@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/adminapi"
 	"github.com/scimgate/scimgate/internal/atomicfile"
@@ -148,6 +150,13 @@ func openRuntime(ctx context.Context, cfg *config.Config, env Env, opts runtimeO
 		if master, err = masterKeyFromFile(cfg.Store.Embedded.Path, opts.CreateMissing && !inUse, env.Stderr, log); err != nil {
 			return nil, err
 		}
+	} else if cfg.Store.Backend == config.BackendEmbedded {
+		// Moved into the variable as the first start said, but the copy
+		// beside the data still gives whoever reads the directory every
+		// secret in it.
+		if path := filepath.Join(cfg.Store.Embedded.Path, masterKeyFile); fileExists(path) {
+			log.Warn("the master key is set in "+keys.MasterKeyEnv+", but a copy is still next to the data: once the variable is kept safe elsewhere, delete it: rm "+path, "path", path)
+		}
 	}
 	if rt.Hasher, err = secret.NewHasher(master); err != nil {
 		return nil, err
@@ -223,17 +232,66 @@ func serveSecrets(cfg *config.Config, env Env) ([]byte, config.Errors) {
 func openStore(ctx context.Context, c config.Store, opts runtimeOptions, log *slog.Logger) (store.KV, error) {
 	if c.Backend == config.BackendEmbedded {
 		kv, err := boltkv.Open(c.Embedded.Path, boltkv.Options{LockTimeout: opts.LockTimeout, Logger: log, MustExist: !opts.CreateMissing})
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no scimgate data in %s: 'scimgate serve' creates it on first start; "+
-				"point --config or SCIMGATE_STORE_EMBEDDED_PATH at the data directory, or pass --admin-url to work through a running server", c.Embedded.Path)
+		if err != nil {
+			return nil, embeddedStoreError(c.Embedded.Path, err, opts.CreateMissing)
 		}
-		return kv, err
+		return kv, nil
 	}
 	ro, err := redisOptions(c.Redis)
 	if err != nil {
 		return nil, err
 	}
-	return rediskv.Open(ctx, ro)
+	// go-redis logs every failed dial on its own; until the store is open
+	// the error returned here says it once. serve then logs them (serve.go).
+	redis.SetLogger(redisLogger{slog.New(slog.DiscardHandler)})
+	kv, err := rediskv.Open(ctx, ro)
+	var unreachable *rediskv.UnreachableError
+	if errors.As(err, &unreachable) {
+		hint := "check that Redis runs there and that store.redis.url or store.redis.addrs (SCIMGATE_STORE_REDIS_URL, SCIMGATE_STORE_REDIS_ADDRS) name it"
+		if unreachable.Refused() {
+			hint = "check store.redis.username, store.redis.password (SCIMGATE_STORE_REDIS_PASSWORD) and the database number in store.redis.url"
+		}
+		return nil, fmt.Errorf("%w; %s", err, hint)
+	}
+	return kv, err
+}
+
+// embeddedStoreError says what keeps the embedded store in dir from
+// opening and what to do about it; create is set for serve, which creates a
+// missing store. The CLI's error still wraps boltkv.ErrLocked, on which it
+// turns to the running server's admin API.
+func embeddedStoreError(dir string, err error, create bool) error {
+	const where = "store.embedded.path, SCIMGATE_STORE_EMBEDDED_PATH"
+	var pathErr *fs.PathError
+	switch {
+	case errors.Is(err, boltkv.ErrLocked) && !create:
+		return err
+	case errors.Is(err, boltkv.ErrLocked):
+		return fmt.Errorf("the embedded store in %s is in use by another process, most likely another 'scimgate serve': "+
+			"stop it, or give this server a data directory of its own (%s); several replicas need the redis store", dir, where)
+	case errors.Is(err, fs.ErrNotExist) && !create:
+		return fmt.Errorf("no scimgate data in %s: 'scimgate serve' creates it on first start; "+
+			"point --config or SCIMGATE_STORE_EMBEDDED_PATH at the data directory, or pass --admin-url to work through a running server", dir)
+	case errors.Is(err, boltkv.ErrUnreadable):
+		return fmt.Errorf("cannot read the embedded store in %s: %s is not a scimgate database, or it is damaged; "+
+			"restore the data directory from a backup", dir, boltkv.FileName)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("cannot open the embedded store in %s (%s): permission denied; "+
+			"run scimgate as the user that owns the directory, or give that user read and write access to it and its files", dir, where)
+	case errors.As(err, &pathErr):
+		// The operating system's word for it ("not a directory", "read-only
+		// file system"), naming the path only when it is not the store's.
+		problem := pathErr.Err.Error()
+		if p := filepath.Clean(pathErr.Path); p != filepath.Clean(dir) && p != filepath.Join(dir, boltkv.FileName) {
+			problem = pathErr.Path + ": " + problem
+		}
+		verb := "open"
+		if create && errors.Is(err, fs.ErrNotExist) {
+			verb = "create" // a parent directory is missing, or cannot have one
+		}
+		return fmt.Errorf("cannot %s the embedded store in %s (%s): %s", verb, dir, where, problem)
+	}
+	return fmt.Errorf("cannot open the embedded store in %s: %w", dir, err)
 }
 
 // redisOptions turns the configuration into rediskv options. A URL carries
@@ -276,7 +334,8 @@ func masterKeyFromFile(dir string, create bool, stderr io.Writer, log *slog.Logg
 		key, created, err = keys.LoadOrCreateMasterKeyFile(path)
 	} else if key, err = keys.ReadMasterKeyFile(path); errors.Is(err, fs.ErrNotExist) {
 		// A key of its own would make every stored secret fail to verify.
-		return nil, fmt.Errorf("%s is not set and there is no %s: set it to the master key 'scimgate serve' uses", keys.MasterKeyEnv, path)
+		return nil, fmt.Errorf("%s is not set and there is no %s, but this store was set up with a master key: "+
+			"set %s to that key (the one the server and every other command use), or put the file back", keys.MasterKeyEnv, path, keys.MasterKeyEnv)
 	}
 	if err != nil {
 		return nil, err
@@ -366,4 +425,10 @@ func readAdminToken(path string) (string, error) {
 		return "", fmt.Errorf("admin token file %s holds no token of 32 or more characters; delete it to have one generated", path)
 	}
 	return token, nil
+}
+
+// fileExists reports whether path names something that exists.
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

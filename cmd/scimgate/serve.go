@@ -32,11 +32,14 @@ func runServe(ctx context.Context, cfgPath string, env Env) error {
 	}
 	log := logging.New(cfg.Log, env.Stderr)
 	tuneGC(env, log)
-	redis.SetLogger(redisLogger{log})
+	if w := defaultIssuerWarning(cfg); w != "" {
+		log.Warn(w, "issuer", cfg.Issuer, "public", cfg.Listen.Public)
+	}
 	rt, err := openRuntime(ctx, cfg, env, runtimeOptions{Actor: "admin_api", Logger: log, AuditStdout: env.Stdout, BufferAudit: true, CreateMissing: true})
 	if err != nil {
 		return err
 	}
+	redis.SetLogger(redisLogger{log})
 	defer rt.Close()
 	if err := rt.Keys.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
@@ -64,6 +67,19 @@ func runServe(ctx context.Context, cfgPath string, env Env) error {
 			printWelcome(env.Stderr, cfg, public, admin)
 		}
 	})
+}
+
+// defaultIssuerWarning is a warning when the issuer was left at its default
+// while the public listener was moved: the issuer is not derived from the
+// listener, so tokens, the metadata document and the URLs client create
+// prints would name an address the identity providers cannot use.
+func defaultIssuerWarning(cfg *config.Config) string {
+	def := config.Default()
+	if cfg.Issuer != def.Issuer || cfg.Listen.Public == def.Listen.Public {
+		return ""
+	}
+	return "issuer is left at its default while listen.public is not: tokens, the metadata and the URLs that client create prints name the issuer; " +
+		"set issuer (SCIMGATE_ISSUER) to the public URL the identity providers reach"
 }
 
 // isTerminal reports whether w is a character device, as a terminal is,
@@ -125,5 +141,6 @@ func printWelcome(w io.Writer, cfg *config.Config, public, admin net.Addr) {
 type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+	// go-redis starts most of its messages with "redis: " itself.
+	l.log.WarnContext(ctx, "redis: "+strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }

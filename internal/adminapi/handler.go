@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -260,7 +261,56 @@ func decodeBody[T any](body io.Reader, allowEmpty bool) (T, error) {
 	case errors.Is(err, io.EOF) && dec.InputOffset() == 0:
 		return v, &bodyError{http.StatusBadRequest, "request body: a JSON object is required"}
 	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return v, &bodyError{http.StatusBadRequest, "request body: " + describeTypeError(typeErr)}
+	}
 	return v, &bodyError{http.StatusBadRequest, "request body: " + strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+// describeTypeError says which member has the wrong JSON type in the API's
+// own terms: encoding/json's message names Go types ("Go struct field
+// NewTenant.id of type string"), which mean nothing to a caller of the API.
+func describeTypeError(e *json.UnmarshalTypeError) string {
+	got, _, _ := strings.Cut(e.Value, " ") // "number 1.5" for a fraction
+	switch got {
+	case "bool":
+		got = "true or false"
+	case "array", "object":
+		got = "an " + got
+	default:
+		got = "a " + got
+	}
+	if e.Field == "" {
+		return "a JSON object is required, got " + got
+	}
+	return fmt.Sprintf("member %q must be %s, got %s", e.Field, jsonKind(e.Type), got)
+}
+
+// jsonKind names the JSON value a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		return "a string" // a duration such as "90m"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.String {
+			return "an array of strings"
+		}
+		return "an array"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "an object"
 }
 
 // checkMemberNames refuses what encoding/json would quietly accept in a

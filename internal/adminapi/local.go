@@ -10,6 +10,7 @@ import (
 
 	"github.com/scimgate/scimgate/internal/audit"
 	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/secret"
 	"github.com/scimgate/scimgate/keys"
 )
 
@@ -273,11 +274,25 @@ func (l *Local) APIKeys(ctx context.Context, tenantID string) ([]APIKey, error) 
 
 // APIKey implements Operations.
 func (l *Local) APIKey(ctx context.Context, id string) (*APIKey, error) {
+	if secret.LooksLikeAPIKey(id) {
+		return nil, keyInsteadOfID(id)
+	}
 	k, err := l.creds.APIKey(ctx, id)
 	if err != nil {
 		return nil, about(err, "api key %s", id)
 	}
 	return l.apiKeyView(k), nil
+}
+
+// keyInsteadOfID refuses a whole API key where its id belongs, which is
+// what an operator holding a leaked key naturally pastes. Echoing it in a
+// "not found" would copy the secret to the terminal, the CLI's stderr and
+// whatever collects them; the id alone is what to pass.
+func keyInsteadOfID(key string) error {
+	if id, err := secret.ParseAPIKey(key); err == nil {
+		return fmt.Errorf("%w: that is an API key itself, not its id: pass its id, %s", credentials.ErrInvalid, id)
+	}
+	return fmt.Errorf("%w: that looks like an API key, not its id: pass the id, the 16 characters after %s (apikey list shows them)", credentials.ErrInvalid, secret.APIKeyPrefix)
 }
 
 // RotateAPIKey implements Operations.

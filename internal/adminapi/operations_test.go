@@ -228,6 +228,41 @@ func TestAPIKeys(t *testing.T) {
 	})
 }
 
+// A whole API key pasted where its id belongs is refused with the id, and
+// the key's secret is not repeated in the error.
+func TestAPIKeyInsteadOfItsID(t *testing.T) {
+	eachImplementation(t, oneRouteSite, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		got(f.ops.CreateTenant(ctx, NewTenant{ID: "acme"})).must(t)
+		k := got(f.ops.CreateAPIKey(ctx, NewAPIKey{TenantID: "acme", Name: "OneLogin"})).must(t)
+		secretPart := strings.TrimPrefix(k.Key, "sk_scim_"+k.ID+"_")
+		for name, tc := range map[string]struct {
+			op   func(string) error
+			key  string
+			want string
+		}{
+			"show":     {func(s string) error { _, err := f.ops.APIKey(ctx, s); return err }, k.Key, "pass its id, " + k.ID},
+			"rotate":   {func(s string) error { _, err := f.ops.RotateAPIKey(ctx, s); return err }, k.Key, "pass its id, " + k.ID},
+			"revoke":   {func(s string) error { _, err := f.ops.RevokeAPIKey(ctx, s); return err }, k.Key, "pass its id, " + k.ID},
+			"delete":   {func(s string) error { return f.ops.DeleteAPIKey(ctx, s) }, k.Key, "pass its id, " + k.ID},
+			"mistyped": {func(s string) error { return f.ops.DeleteAPIKey(ctx, s) }, k.Key[:len(k.Key)-1] + "x", "the 16 characters after sk_scim_"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				err := tc.op(tc.key)
+				if !errors.Is(err, credentials.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("error %v, want invalid saying %q", err, tc.want)
+				}
+				if strings.Contains(err.Error(), secretPart[:20]) {
+					t.Fatalf("the error repeats the key's secret: %v", err)
+				}
+			})
+		}
+		if k := got(f.ops.APIKey(ctx, k.ID)).must(t); !k.Revoked.IsZero() {
+			t.Fatal("the key was revoked")
+		}
+	})
+}
+
 func TestAdmins(t *testing.T) {
 	eachImplementation(t, oneRouteSite, func(t *testing.T, f fixture) {
 		ctx := context.Background()

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"syscall"
 
 	"github.com/scimgate/scimgate/internal/credentials"
 	"github.com/scimgate/scimgate/keys"
@@ -66,6 +69,24 @@ func (e *Error) Unwrap() error {
 	return nil
 }
 
+// UnreachableError is a request to the admin API that got no HTTP answer.
+type UnreachableError struct {
+	URL string // the admin API's base URL
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	switch {
+	case errors.Is(e.Err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("no admin API at %s: nothing listens there (connection refused)", e.URL)
+	case errors.Is(e.Err, context.DeadlineExceeded) || os.IsTimeout(e.Err):
+		return fmt.Sprintf("no answer from the admin API at %s in time", e.URL)
+	}
+	return fmt.Sprintf("no answer from the admin API at %s: %v", e.URL, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
 // path joins escaped segments under PathPrefix.
 func path(segments ...string) string {
 	var b strings.Builder
@@ -111,7 +132,11 @@ func (c *Remote) do(ctx context.Context, method, p string, in, out any) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("admin API at %s: %w", c.base, err)
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // the method and URL again would only repeat the base
+		}
+		return &UnreachableError{URL: c.base, Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize))
@@ -121,7 +146,11 @@ func (c *Remote) do(ctx context.Context, method, p string, in, out any) error {
 	if resp.StatusCode >= 300 {
 		apiErr := &Error{Status: resp.StatusCode}
 		if json.Unmarshal(data, &apiErr.Body) != nil || apiErr.Body.Error == "" {
-			apiErr.Body = ErrorBody{Error: http.StatusText(resp.StatusCode)}
+			// Not an answer of the admin API (which always sends its JSON
+			// error): another server, or a proxy in front of this one. Its
+			// 404 must not read as "tenant not found".
+			return fmt.Errorf("%s answered HTTP %d (%s) without an admin API error: is it the admin listener (listen.admin) of scimgate serve?",
+				c.base, resp.StatusCode, http.StatusText(resp.StatusCode))
 		}
 		if resp.StatusCode == http.StatusUnauthorized {
 			return fmt.Errorf("admin API at %s refused the admin token (%w); the CLI reads it from admin.token, SCIMGATE_ADMIN_TOKEN or <data dir>/admin.token", c.base, apiErr)

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -332,6 +333,29 @@ func (a *App) Run(ctx context.Context, ready func(public, admin net.Addr)) error
 	return errors.Join(runErr, err1, err2, a.close())
 }
 
+// listenTCP listens on addr, the value of configuration key key. Its error
+// says what the operator can do, naming the address and the key once, where
+// net.Listen's would repeat the address after "listen tcp".
+func listenTCP(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	variable := config.EnvName(key)
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("%s %s: the address is already in use by another process (another scimgate?): stop it, or choose another address with %s or %s", key, addr, key, variable)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("%s %s: permission denied: a port below 1024 needs root or CAP_NET_BIND_SERVICE; choose a port above 1023 with %s or %s", key, addr, key, variable)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return nil, fmt.Errorf("%s %s: no network interface of this machine has that address; use one it has, or 0.0.0.0 for every interface", key, addr)
+	case errors.As(err, &opErr) && opErr.Err != nil:
+		return nil, fmt.Errorf("%s %s: %w", key, addr, opErr.Err)
+	}
+	return nil, fmt.Errorf("%s %s: %w", key, addr, err)
+}
+
 // listenerServer serves a listener: *http.Server, or *h1server.Server in front of
 // one.
 type listenerServer interface {
@@ -344,12 +368,12 @@ type listenerServer interface {
 // they are configured (reloaded when the files change).
 func (a *App) listen() (public, admin net.Listener, err error) {
 	l := a.cfg.Listen
-	if public, err = net.Listen("tcp", l.Public); err != nil {
-		return nil, nil, fmt.Errorf("public listener %s: %w", l.Public, err)
+	if public, err = listenTCP("listen.public", l.Public); err != nil {
+		return nil, nil, err
 	}
-	if admin, err = net.Listen("tcp", l.Admin); err != nil {
+	if admin, err = listenTCP("listen.admin", l.Admin); err != nil {
 		public.Close()
-		return nil, nil, fmt.Errorf("admin listener %s: %w", l.Admin, err)
+		return nil, nil, err
 	}
 	if l.TLS.CertFile == "" {
 		return public, admin, nil

@@ -97,8 +97,16 @@ func testTenants(t *testing.T, kv store.KV) {
 	if _, _, err := s.CreateClient(ctx, ClientSpec{TenantID: "globex", Name: "x", Audiences: []string{aud}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteTenant(ctx, "globex"); !errors.Is(err, ErrInvalid) {
+	if err := s.DeleteTenant(ctx, "globex"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `tenant "globex" still owns 1 client; delete it first`) {
 		t.Errorf("deleting a tenant with clients: %v", err)
+	}
+	for range 2 {
+		if _, _, err := s.CreateAPIKey(ctx, APIKeySpec{TenantID: "globex", Name: "k", Audiences: []string{aud}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteTenant(ctx, "globex"); err == nil || !strings.Contains(err.Error(), "still owns 1 client and 2 API keys; delete them first") {
+		t.Errorf("deleting a tenant with a client and keys: %v", err)
 	}
 	if err := s.DeleteTenant(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("deleting unknown tenant: %v", err)

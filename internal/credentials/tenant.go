@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -123,8 +124,28 @@ func (s *Service) checkOwnsNothing(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if n := len(clients) + len(keys) + len(admins); n > 0 {
-		return invalid("tenant %q still owns %d clients, %d API keys and %d admins; delete them first", id, len(clients), len(keys), len(admins))
+	var owned []string
+	for _, c := range []struct {
+		n            int
+		one, several string
+	}{{len(clients), "client", "clients"}, {len(keys), "API key", "API keys"}, {len(admins), "admin", "admins"}} {
+		switch {
+		case c.n == 1:
+			owned = append(owned, "1 "+c.one)
+		case c.n > 1:
+			owned = append(owned, fmt.Sprintf("%d %s", c.n, c.several))
+		}
+	}
+	if len(owned) > 0 {
+		list := strings.Join(owned, ", ")
+		if i := strings.LastIndex(list, ", "); i >= 0 {
+			list = list[:i] + " and " + list[i+2:]
+		}
+		them := "them"
+		if len(clients)+len(keys)+len(admins) == 1 {
+			them = "it"
+		}
+		return invalid("tenant %q still owns %s; delete %s first (client, apikey and admin list --tenant %s show them)", id, list, them, id)
 	}
 	return nil
 }

@@ -48,6 +48,10 @@ var (
 // CLI uses it to fall back to the running server's admin API.
 var ErrLocked = errors.New("boltkv: database is locked by another process")
 
+// ErrUnreadable reports a database file that is not a bbolt database, or a
+// damaged one.
+var ErrUnreadable = errors.New("boltkv: the file is not a scimgate database, or it is damaged")
+
 // Options tunes Open. The zero value is ready to use.
 type Options struct {
 	// LockTimeout bounds the wait for the file lock held by another process
@@ -113,6 +117,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltkv: open %s: %w", path, ErrLocked)
 	}
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrVersionMismatch) || errors.Is(err, bolterrors.ErrChecksum) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreadable, path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("boltkv: open %s: %w", path, err)
 	}
@@ -169,7 +176,14 @@ func initBuckets(db *bolt.DB) error {
 func warnIfExposed(log *slog.Logger, paths ...string) {
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			log.Warn("boltkv: data path is accessible to group or others", "path", p, "mode", fi.Mode().Perm())
+			want := os.FileMode(0o600)
+			if fi.IsDir() {
+				want = 0o700
+			}
+			// The mode in octal, as chmod takes it: slog would write a
+			// FileMode as a decimal number in JSON (493 for 0755).
+			log.Warn("boltkv: data path is accessible to group or others; restrict it with: chmod "+fmt.Sprintf("%o", want)+" "+p,
+				"path", p, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
 		}
 	}
 }

@@ -1,10 +1,13 @@
 package boltkv_test
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,4 +58,50 @@ func TestMustExist(t *testing.T) {
 		t.Fatalf("existing store: %v", err)
 	}
 	_ = kv.Close()
+}
+
+// A file that is not a bbolt database is ErrUnreadable, which the command
+// line turns into "restore from a backup", and is left as it was.
+func TestOpenUnreadableFile(t *testing.T) {
+	for name, content := range map[string][]byte{
+		"text":      []byte("not a database\n"),
+		"page size": make([]byte, 8192),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, boltkv.FileName)
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := boltkv.Open(dir, boltkv.Options{}); !errors.Is(err, boltkv.ErrUnreadable) {
+				t.Fatalf("err = %v, want ErrUnreadable", err)
+			}
+			if after, _ := os.ReadFile(path); string(after) != string(content) {
+				t.Fatal("the file was changed")
+			}
+		})
+	}
+}
+
+// A data directory others can read is logged with its mode in octal and
+// the chmod that fixes it, in JSON as in text.
+func TestWarnsAboutExposedDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	kv, err := boltkv.Open(dir, boltkv.Options{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = kv.Close()
+	for _, want := range []string{`"mode":"0755"`, `chmod 700 ` + dir} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, buf.String())
+		}
+	}
 }

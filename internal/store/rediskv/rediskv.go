@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -58,13 +60,41 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{client: cfg.newClient(), prefix: opts.Prefix, maxAttempts: maxAttempts}
 	if err := s.client.Ping(ctx).Err(); err != nil {
 		_ = s.client.Close()
-		return nil, fmt.Errorf("rediskv: cannot reach redis (%s): %w", cfg.describe(), err)
+		return nil, &UnreachableError{Server: cfg.describe(), Err: err}
 	}
 	if err := s.probeGetDel(ctx); err != nil {
 		_ = s.client.Close()
 		return nil, fmt.Errorf("rediskv: %s: %w", cfg.describe(), err)
 	}
 	return s, nil
+}
+
+// UnreachableError is the failure of Open's first command: no connection,
+// or a server that refused it (a wrong password, database or user).
+type UnreachableError struct {
+	Server string // "tcp host:port", "cluster a,b", "master \"m\" via sentinels a,b"
+	Err    error
+}
+
+func (e *UnreachableError) Error() string {
+	var opErr *net.OpError
+	if errors.As(e.Err, &opErr) && opErr.Err != nil {
+		// Without "dial tcp host:port", which repeats Server.
+		return fmt.Sprintf("cannot reach Redis (%s): %v", e.Server, opErr.Err)
+	}
+	if errors.Is(e.Err, context.DeadlineExceeded) || os.IsTimeout(e.Err) {
+		return fmt.Sprintf("cannot reach Redis (%s): no answer in time", e.Server)
+	}
+	return fmt.Sprintf("Redis (%s) refused scimgate: %s", e.Server, strings.TrimSuffix(e.Err.Error(), "."))
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Refused reports that the server answered, with an error: credentials,
+// database number or ACL, rather than the network.
+func (e *UnreachableError) Refused() bool {
+	var opErr *net.OpError
+	return !errors.As(e.Err, &opErr) && !errors.Is(e.Err, context.DeadlineExceeded) && !os.IsTimeout(e.Err)
 }
 
 // probeGetDel runs GETDEL on a key that never exists, so that a server
