@@ -549,20 +549,13 @@ func TestCommandsCreateNoStore(t *testing.T) {
 func TestAdminURLAlwaysUsesTheAPI(t *testing.T) {
 	server := newCLI(t, oneRoute)
 	requests, _ := serveAdminAPI(t, server)
-	cfg, err := config.Load(server.cfgPath, server.vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := readAdminToken(filepath.Join(server.dir, "data", adminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin, token := adminAPIOf(t, server)
 	for name, c := range map[string]*cli{"no store here": newCLIWithoutStore(t, oneRoute), "a store here": newCLI(t, oneRoute)} {
 		t.Run(name, func(t *testing.T) {
 			c.vars = append(c.vars, "SCIMGATE_ADMIN_TOKEN="+token)
 			tenant := strings.ReplaceAll(name, " ", "-")
 			n := requests.Load()
-			if out := c.run("--admin-url", "http://"+cfg.Listen.Admin, "tenant", "create", tenant); out.code != 0 || requests.Load() != n+1 {
+			if out := c.run("--admin-url", "http://"+admin, "tenant", "create", tenant); out.code != 0 || requests.Load() != n+1 {
 				t.Fatalf("exit %d, %d requests\n%s", out.code, requests.Load()-n, out.stderr)
 			}
 			if out := server.ok("tenant", "show", tenant); !strings.Contains(out, tenant) {
@@ -575,20 +568,28 @@ func TestAdminURLAlwaysUsesTheAPI(t *testing.T) {
 	}
 }
 
+// adminAPIOf is the admin listener's address and admin token of server's
+// configuration.
+func adminAPIOf(t *testing.T, server *cli) (addr, token string) {
+	t.Helper()
+	cfg, err := config.Load(server.cfgPath, server.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err = readAdminToken(filepath.Join(server.dir, "data", adminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Listen.Admin, token
+}
+
 // A wrong admin API address is a clear error: a malformed --admin-url is a
 // usage error, and an address where nothing or something else answers is
 // named once, with what to check.
 func TestAdminURLErrors(t *testing.T) {
 	server := newCLI(t, oneRoute)
 	serveAdminAPI(t, server)
-	cfg, err := config.Load(server.cfgPath, server.vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := readAdminToken(filepath.Join(server.dir, "data", adminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin, token := adminAPIOf(t, server)
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -605,12 +606,12 @@ func TestAdminURLErrors(t *testing.T) {
 		code   int
 		stderr []string
 	}{
-		"no scheme":          {cfg.Listen.Admin, exitUsage, []string{`--admin-url "` + cfg.Listen.Admin + `": give the admin listener's URL, such as http://127.0.0.1:8081`}},
-		"not http":           {"ftp://" + cfg.Listen.Admin, exitUsage, []string{"give the admin listener's URL"}},
+		"no scheme":          {admin, exitUsage, []string{`--admin-url "` + admin + `": give the admin listener's URL, such as http://127.0.0.1:8081`}},
+		"not http":           {"ftp://" + admin, exitUsage, []string{"give the admin listener's URL"}},
 		"nothing listens":    {"http://" + nothing, exitError, []string{"scimgate: no admin API at http://" + nothing + ": nothing listens there (connection refused)\n", "check --admin-url"}},
 		"another server":     {other.URL, exitError, []string{other.URL + " answered HTTP 404 (Not Found) without an admin API error: is it the admin listener"}},
-		"with the API path":  {"http://" + cfg.Listen.Admin + "/admin/v1/", exitOK, nil},
-		"the listener's URL": {"http://" + cfg.Listen.Admin, exitOK, nil},
+		"with the API path":  {"http://" + admin + "/admin/v1/", exitOK, nil},
+		"the listener's URL": {"http://" + admin, exitOK, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out := c.run("--admin-url", tc.url, "tenant", "list")

@@ -270,40 +270,10 @@ func (n *normalizer) withoutNulls(body []byte) []byte {
 		return body
 	}
 	root, ok := parseJSON(body)
-	if !ok || !dropNulls(root) {
+	if !ok || !n.dropNulls(root) { // records RewriteNullDropped
 		return body
 	}
-	n.rw.add(RewriteNullDropped)
 	return appendJSON(make([]byte, 0, len(body)), root)
-}
-
-func dropNulls(v *node) bool {
-	changed := false
-	switch v.kind {
-	case kindObject:
-		kept := v.members[:0]
-		for _, m := range v.members {
-			if m.val.kind == kindNull {
-				changed = true
-				continue
-			}
-			changed = dropNulls(m.val) || changed
-			kept = append(kept, m)
-		}
-		v.members = kept
-	case kindArray:
-		kept := v.elems[:0]
-		for _, e := range v.elems {
-			if e.kind == kindNull {
-				changed = true
-				continue
-			}
-			changed = dropNulls(e) || changed
-			kept = append(kept, e)
-		}
-		v.elems = kept
-	}
-	return changed
 }
 
 func isListResponse(root *node) bool {
