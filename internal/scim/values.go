@@ -28,6 +28,9 @@ func (n *normalizer) typeValue(def *attrDef, v *node, whole bool) (*node, bool) 
 		}
 		changed := false
 		kept := v.elems[:0]
+		// Whether an element can lose its value depends on the attribute
+		// only: look it up once, not once per member of a large group.
+		defHasValue := def.lookupSub("value") != nil
 		for _, e := range v.elems {
 			if e.kind == kindNull {
 				n.rw.add(RewriteNullDropped)
@@ -35,7 +38,7 @@ func (n *normalizer) typeValue(def *attrDef, v *node, whole bool) (*node, bool) 
 				continue
 			}
 			hadMembers := e.kind == kindObject && len(e.members) > 0
-			hadValue := hadMembers && e.get("value") != nil && def.lookupSub("value") != nil
+			hadValue := defHasValue && hadMembers && e.get("value") != nil
 			e2, c := n.typeValue(def, e, false)
 			changed = changed || c
 			if hadMembers && e2.kind == kindObject && (len(e2.members) == 0 || hadValue && e2.get("value") == nil) {
