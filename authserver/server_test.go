@@ -266,13 +266,12 @@ func TestTokenEndpointChecklist(t *testing.T) {
 		{name: "wrong content type", form: ccForm(), hdr: map[string]string{"Authorization": auth, "Content-Type": "application/json"}, status: 400, err: "invalid_request"},
 		{name: "bearer instead of basic", form: ccForm(), hdr: map[string]string{"Authorization": "Bearer x"}, status: 400, err: "invalid_request"},
 		{name: "broken basic", form: ccForm(), hdr: map[string]string{"Authorization": "Basic !!!"}, status: 400, err: "invalid_request"},
-		{name: "trailing slash typed into Entra's Token Endpoint field", path: TokenPath + "/", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
-		{name: "path below the token endpoint", path: TokenPath + "/x?grant_type=client_credentials", form: ccForm(), status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
 		{name: "basic with bad percent-encoding", form: ccForm(), hdr: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("%zz:x"))}, status: 400, err: "invalid_request"},
-		// A trailing slash typed into Okta's "Token endpoint" field: an
-		// RFC 6749 error naming the endpoint, not the gateway's SCIM 404.
+		// A trailing slash typed into Entra's "Token Endpoint" or Okta's
+		// "Token endpoint" field: an RFC 6749 error naming the endpoint,
+		// not the gateway's SCIM 404.
 		{name: "token endpoint with a trailing slash", path: TokenPath + "/", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: "token endpoint is " + e.url + TokenPath + " exactly"},
-		{name: "path under the token endpoint", path: TokenPath + "/x", form: ccForm(), hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
+		{name: "path below the token endpoint, without client authentication", path: TokenPath + "/x?grant_type=client_credentials", form: ccForm(), status: 404, err: "invalid_request", desc: e.url + TokenPath + " exactly"},
 		{name: "introspection endpoint with a trailing slash", path: IntrospectPath + "/", form: url.Values{"token": {"x"}}, hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + IntrospectPath + " exactly"},
 		{name: "revocation endpoint with a trailing slash", path: RevokePath + "/", form: url.Values{"token": {"x"}}, hdr: map[string]string{"Authorization": auth}, status: 404, err: "invalid_request", desc: e.url + RevokePath + " exactly"},
 	} {
