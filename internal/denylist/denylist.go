@@ -50,8 +50,10 @@ func New(kv store.KV, opts Options) *List {
 		revoked: map[string]time.Time{}, clean: map[string]time.Time{}}
 }
 
-// Revoke puts jti on the list until expires (the token's exp plus leeway).
-// Revoking an already expired token is a no-op.
+// Revoke puts jti on the list until expires: as long as any verifier may
+// still accept the token (the authorization server passes exp plus twice
+// the leeway, since the verifier's clock may lag the one that times the
+// entry). An expires already past is a no-op.
 func (l *List) Revoke(ctx context.Context, jti string, expires time.Time) error {
 	if jti == "" {
 		return errors.New("denylist: empty jti")
