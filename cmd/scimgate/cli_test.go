@@ -63,6 +63,21 @@ func newCLI(t *testing.T, extra string) *cli {
 	return c
 }
 
+// holdStore opens c's embedded store and holds it until the test ends, as
+// a running serve does.
+func holdStore(t *testing.T, c *cli) {
+	t.Helper()
+	cfg, err := config.Load(c.cfgPath, c.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := openRuntime(context.Background(), cfg, Env{Vars: c.vars, Stderr: io.Discard}, runtimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = holder.Close() })
+}
+
 // newCLIWithoutStore is newCLI before serve has ever run.
 func newCLIWithoutStore(t *testing.T, extra string) *cli {
 	t.Helper()

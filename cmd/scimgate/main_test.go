@@ -652,15 +652,7 @@ func TestLockedStoreWithoutAdminAPI(t *testing.T) {
 	nothing := closed.Addr().String()
 	closed.Close()
 	c.vars = append(c.vars, "SCIMGATE_LISTEN_ADMIN="+nothing)
-	cfg, err := config.Load(c.cfgPath, c.vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder, err := openRuntime(context.Background(), cfg, Env{Vars: c.vars, Stderr: io.Discard}, runtimeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = holder.Close() })
+	holdStore(t, c)
 	out := c.run("tenant", "list")
 	for _, want := range []string{
 		"no admin API at http://" + nothing + ": nothing listens there (connection refused)\n",

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -107,15 +106,7 @@ func TestIsTerminal(t *testing.T) {
 // directory and what to do, for serve and the CLI alike.
 func TestEmbeddedStoreErrors(t *testing.T) {
 	held := newCLI(t, oneRoute)
-	cfg, err := config.Load(held.cfgPath, held.vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder, err := openRuntime(context.Background(), cfg, Env{Vars: held.vars, Stderr: io.Discard}, runtimeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = holder.Close() })
+	holdStore(t, held)
 
 	notADir := newCLIWithoutStore(t, oneRoute)
 	if err := os.WriteFile(filepath.Join(notADir.dir, "data"), []byte("x"), 0o600); err != nil {
