@@ -3,11 +3,15 @@ package adminapi
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/secret"
 	"github.com/scimgate/scimgate/keys"
 )
 
@@ -267,6 +271,34 @@ func TestAPIKeyInsteadOfItsID(t *testing.T) {
 			t.Fatal("the key was revoked")
 		}
 	})
+}
+
+// Remote refuses a whole API key as an id before sending anything: the
+// request's URL would carry the key's secret past every proxy and access
+// log between the command line and the server.
+func TestRemoteNeverSendsAnAPIKey(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	ops := NewRemote(srv.URL, testToken, srv.Client())
+	ctx := context.Background()
+	key, id := secret.NewAPIKey()
+	for name, op := range map[string]func() error{
+		"show":   func() error { _, err := ops.APIKey(ctx, key); return err },
+		"rotate": func() error { _, err := ops.RotateAPIKey(ctx, key); return err },
+		"revoke": func() error { _, err := ops.RevokeAPIKey(ctx, key); return err },
+		"delete": func() error { return ops.DeleteAPIKey(ctx, key) },
+	} {
+		if err := op(); !errors.Is(err, credentials.ErrInvalid) || !strings.Contains(err.Error(), "pass its id, "+id) {
+			t.Errorf("%s: error %v, want invalid naming the id", name, err)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Fatalf("%d requests carried the key to the server", n)
+	}
 }
 
 func TestAdmins(t *testing.T) {

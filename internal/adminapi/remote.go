@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/scimgate/scimgate/internal/credentials"
+	"github.com/scimgate/scimgate/internal/secret"
 	"github.com/scimgate/scimgate/keys"
 )
 
@@ -236,24 +237,50 @@ func (c *Remote) APIKeys(ctx context.Context, tenantID string) ([]APIKey, error)
 	return call[[]APIKey](ctx, c, http.MethodGet, withTenant(path("apikeys"), tenantID), nil)
 }
 
+// apiKeyPath is the path of API key id, plus action. A whole key given as
+// id is refused here, as Local refuses it, before it is sent: in the URL
+// its secret would reach every proxy and access log on the way.
+func apiKeyPath(id string, action ...string) (string, error) {
+	if secret.LooksLikeAPIKey(id) {
+		return "", keyInsteadOfID(id)
+	}
+	return path(append([]string{"apikeys", id}, action...)...), nil
+}
+
 // APIKey implements Operations.
 func (c *Remote) APIKey(ctx context.Context, id string) (*APIKey, error) {
-	return call[*APIKey](ctx, c, http.MethodGet, path("apikeys", id), nil)
+	p, err := apiKeyPath(id)
+	if err != nil {
+		return nil, err
+	}
+	return call[*APIKey](ctx, c, http.MethodGet, p, nil)
 }
 
 // RotateAPIKey implements Operations.
 func (c *Remote) RotateAPIKey(ctx context.Context, id string) (*APIKeyWithSecret, error) {
-	return call[*APIKeyWithSecret](ctx, c, http.MethodPost, path("apikeys", id, "rotate"), nil)
+	p, err := apiKeyPath(id, "rotate")
+	if err != nil {
+		return nil, err
+	}
+	return call[*APIKeyWithSecret](ctx, c, http.MethodPost, p, nil)
 }
 
 // RevokeAPIKey implements Operations.
 func (c *Remote) RevokeAPIKey(ctx context.Context, id string) (*APIKey, error) {
-	return call[*APIKey](ctx, c, http.MethodPost, path("apikeys", id, "revoke"), nil)
+	p, err := apiKeyPath(id, "revoke")
+	if err != nil {
+		return nil, err
+	}
+	return call[*APIKey](ctx, c, http.MethodPost, p, nil)
 }
 
 // DeleteAPIKey implements Operations.
 func (c *Remote) DeleteAPIKey(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, path("apikeys", id), nil, nil)
+	p, err := apiKeyPath(id)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, p, nil, nil)
 }
 
 // CreateAdmin implements Operations.
