@@ -346,19 +346,22 @@ func TestAuthorizationHeaderShapes(t *testing.T) {
 		name, auth, path string
 		status           int
 		challenge        string
+		detail           string // what the SCIM error's detail must say
 	}{
-		{"no credential (Okta A6)", "", shared + "/Users", 401, `Bearer realm="scimgate"`},
-		{"a word, not a credential (Okta A4)", "non-token", shared + "/Users", 401, `Bearer realm="scimgate", error="invalid_token"`},
-		{"a word on a raw-key route (Okta A4, Header mode)", "non-token", "/t/acme/scim/v2/Users", 401, `Bearer realm="scimgate", error="invalid_token"`},
-		{"Basic (Okta A3: not supported, README)", "Basic dXNlcjpwYXNz", shared + "/Users", 401, `Bearer realm="scimgate"`},
-		{"not a token (Okta A5)", "Bearer not-a-token", shared + "/Users", 401, `Bearer realm="scimgate", error="invalid_token"`},
-		{"malformed", "Bearer a b", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`},
-		{"Bearer without a token", "Bearer ", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`},
-		{"token in the query", bearer(tok), shared + "/Users?access_token=" + tok, 400, `Bearer realm="scimgate", error="invalid_request"`},
+		{"no credential (Okta A6)", "", shared + "/Users", 401, `Bearer realm="scimgate"`, "authentication required"},
+		{"a word, not a credential (Okta A4)", "non-token", shared + "/Users", 401, `Bearer realm="scimgate", error="invalid_token"`, "send the credential as Authorization: Bearer"},
+		{"a word on a raw-key route (Okta A4, Header mode)", "non-token", "/t/acme/scim/v2/Users", 401, `Bearer realm="scimgate", error="invalid_token"`, "send the credential as Authorization: Bearer"},
+		{"Basic (Okta A3: not supported, README)", "Basic dXNlcjpwYXNz", shared + "/Users", 401, `Bearer realm="scimgate"`, "Basic authentication is not supported"},
+		{"not a token (Okta A5)", "Bearer not-a-token", shared + "/Users", 401, `Bearer realm="scimgate", error="invalid_token"`, "neither an access token nor an API key"},
+		{"malformed", "Bearer a b", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`, "malformed"},
+		{"Bearer without a token", "Bearer ", shared + "/Users", 400, `Bearer realm="scimgate", error="invalid_request"`, "malformed"},
+		{"token in the query", bearer(tok), shared + "/Users?access_token=" + tok, 400, `Bearer realm="scimgate", error="invalid_request"`, "not accepted in the query string"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := s.do(http.MethodGet, tc.path, tc.auth, "")
-			wantError(t, r, tc.status)
+			if e := wantError(t, r, tc.status); !strings.Contains(e.Detail, tc.detail) {
+				t.Errorf("detail %q, want it to say %q", e.Detail, tc.detail)
+			}
 			if ch := r.header.Get("WWW-Authenticate"); ch != tc.challenge && !strings.HasPrefix(ch, tc.challenge+",") {
 				t.Fatalf("WWW-Authenticate %q, want %q", ch, tc.challenge)
 			}
