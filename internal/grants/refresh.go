@@ -161,7 +161,7 @@ func (s *Store) StartFamily(ctx context.Context, token string, f Family, access 
 	f.ID, f.Current, f.Previous, f.Nonce = id, hashOf(token), "", nil
 	f.Created, f.LastUsed, f.Expires = now, now, now.Add(s.opts.RefreshTTL)
 	f.Revoked, f.Access = false, nil
-	_ = f.remember(access, now) // the first of none
+	_ = f.remember(access, now) // a new family has no live tokens, so nothing to refuse
 	b, err := encode(&f)
 	if err != nil {
 		return nil, err
