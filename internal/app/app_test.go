@@ -470,3 +470,14 @@ func TestClientTokensFollowClientStatus(t *testing.T) {
 	}
 	wantStatus("deleted", http.StatusUnauthorized)
 }
+
+// The public router (health, the authorization server, the gateway's
+// routes, one with {tenant}) stays one the gateway dispatches directly: a
+// route it cannot reason about sends every request through the router's
+// regular expressions, which cost throughput unnoticed once (7ecead4).
+func TestPublicRoutesAreDispatchedDirectly(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	if strings.Contains(s.logs.String(), "routed by regular expression") {
+		t.Fatalf("the gateway fell back to the router:\n%s", s.logs)
+	}
+}
