@@ -19,14 +19,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// MaxLeeway bounds tokens.leeway. internal/grants remembers a family's
+// access tokens twice this long past exp, so that revoking the family
+// reaches every token a verifier may still accept.
+const MaxLeeway = 60 * time.Second
+
 // Bounds enforced by validation.
 const (
 	minAccessTTL    = 5 * time.Minute
 	maxAccessTTL    = 24 * time.Hour
 	minCodeTTL      = 60 * time.Second
 	maxCodeTTL      = 10 * time.Minute
-	maxRefreshGrace = 5 * time.Minute  // Hydra's ceiling for a grace without reuse counting
-	maxLeeway       = 60 * time.Second // internal/grants remembers a family's access tokens twice this long past exp
+	maxRefreshGrace = 5 * time.Minute // Hydra's ceiling for a grace without reuse counting
 	maxBodyLimit    = 64 * MiB
 	maxTokenCache   = 10_000_000
 	minAdminToken   = 32 // characters; 192 bits as base64
@@ -271,7 +275,7 @@ func (l *loader) tokens(c *Tokens) {
 	if c.RefreshGrace < 0 || c.RefreshGrace >= maxRefreshGrace {
 		l.problem("tokens.refresh_grace", "must be at least 0s and less than %s, got %s", FormatDuration(maxRefreshGrace), FormatDuration(c.RefreshGrace))
 	}
-	l.within("tokens.leeway", c.Leeway, 0, maxLeeway)
+	l.within("tokens.leeway", c.Leeway, 0, MaxLeeway)
 }
 
 func (l *loader) gateway(c *Gateway, writeTimeout time.Duration) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/scimgate/scimgate/config"
 	"github.com/scimgate/scimgate/internal/secret"
 	"github.com/scimgate/scimgate/internal/store"
 )
@@ -118,10 +119,10 @@ type Family struct {
 
 // acceptedPastExp is how long after its exp, on the clock of the replica
 // that revokes it, a verifier may still accept an access token: its leeway,
-// which configuration caps at a minute, on a clock that may lag by up to
-// the leeway again. Until then revoking the family must deny-list the
-// token, so the family keeps it that long.
-const acceptedPastExp = 2 * time.Minute
+// at most config.MaxLeeway, on a clock that may lag by up to the leeway
+// again. Until then revoking the family must deny-list the token, so the
+// family keeps it that long.
+const acceptedPastExp = 2 * config.MaxLeeway
 
 // LiveAccess returns the access tokens of the family that a verifier may
 // still accept at now: those not past their exp by more than the longest
