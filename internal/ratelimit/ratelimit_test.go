@@ -206,3 +206,29 @@ func checkDecision(t *testing.T, r Rule, d Decision) {
 		t.Fatalf("%+v: denied without a RetryAfter or with events remaining: %+v", r, d)
 	}
 }
+
+// FuzzStoredKey checks the name a key's state is kept under: never longer
+// than hashedKeyLen, the key itself when short, its prefix kept when
+// hashed, and two different keys never sharing a name.
+func FuzzStoredKey(f *testing.F) {
+	long := strings.Repeat("x", maxKeyLen+1)
+	f.Add("signin-fail:ip:192.0.2.1", "signin-fail:user:acme/ada")
+	f.Add(long, storedKey(long))
+	f.Add(strings.Repeat("a", maxKeyLen), strings.Repeat("a", maxKeyLen+1))
+	f.Add("authorize:ip:"+strings.Repeat("é", 80), "")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		sa, sb := storedKey(a), storedKey(b)
+		for _, c := range [][2]string{{a, sa}, {b, sb}} {
+			key, name := c[0], c[1]
+			switch {
+			case len(key) <= maxKeyLen && name != key:
+				t.Fatalf("storedKey(%q) = %q, want the key itself", key, name)
+			case len(key) > maxKeyLen && (len(name) != hashedKeyLen || !strings.HasPrefix(name, key[:keptPrefixLen])):
+				t.Fatalf("storedKey of a %d-byte key = %q", len(key), name)
+			}
+		}
+		if (a == b) != (sa == sb) {
+			t.Fatalf("keys %q and %q stored under %q and %q", a, b, sa, sb)
+		}
+	})
+}
