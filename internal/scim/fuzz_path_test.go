@@ -136,8 +136,8 @@ func FuzzParseResourcePath(f *testing.F) {
 }
 
 // FuzzResponseContentType compares the Accept negotiation with a reading
-// of each element through mime.ParseMediaType: SCIM's type whenever an
-// element names it, plain JSON when one names that and none SCIM's.
+// of each element's type through mime.ParseMediaType: SCIM's type whenever
+// an element names it, plain JSON when one names that and none SCIM's.
 func FuzzResponseContentType(f *testing.F) {
 	for _, s := range []string{"", "application/json", "application/scim+json", "application/json, application/scim+json",
 		"application/json;charset=utf-8", "Application/JSON; q=0.9", "*/*", "text/html,application/xhtml+xml,*/*;q=0.8",
@@ -150,7 +150,11 @@ func FuzzResponseContentType(f *testing.F) {
 		got := ResponseContentType(d, accept)
 		scimNamed, jsonNamed := false, false
 		for part := range strings.SplitSeq(accept, ",") {
-			mt, _, err := mime.ParseMediaType(part)
+			// An element's parameters (q among them, which the
+			// negotiation ignores by decision) do not change the type it
+			// names, even when mime would refuse them.
+			typ, _, _ := strings.Cut(part, ";")
+			mt, _, err := mime.ParseMediaType(typ)
 			if err != nil {
 				continue
 			}
