@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -759,4 +760,42 @@ func testDeleteTenantRace(t *testing.T, kv store.KV) {
 		}
 		t.Logf("%s: %d deletions and %d creations won", c.kind, deleted, created)
 	}
+}
+
+// FuzzCheckRedirectURI holds an accepted redirect URI to what the consent
+// page and the code redirect rely on: it parses, its origin (named in the
+// page's Content-Security-Policy form-action) has only the bytes of a
+// scheme, a DNS name or IP literal and a port, and it carries no control
+// byte into the Location header.
+func FuzzCheckRedirectURI(f *testing.F) {
+	for _, s := range []string{
+		"https://acme.okta.com/admin/app/cpc/acme/oauth/callback", "https://system-admin.okta1.com/admin/app/cpc/acme/oauth/callback",
+		"http://system-admin.okta1.com:1802/admin/app/cpc/acme/oauth/callback", "http://127.0.0.1:9999/cb", "http://[::1]:9999/cb",
+		"https://[2001:db8::1]/cb", "https://okta.example./cb", "https://a.example;sandbox/cb", "https://a.example%3Bsandbox/cb",
+		"https://[fe80::1%25eth0]/cb", "https://a.example:/cb", "https://a.example/c b?x=1", "https://user@a.example/cb", "javascript:alert(1)",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if checkRedirectURI(raw) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("accepted %q, which does not parse: %v", raw, err)
+		}
+		if u.Scheme != "https" && u.Scheme != "http" {
+			t.Fatalf("accepted %q with scheme %q", raw, u.Scheme)
+		}
+		for _, c := range []byte(u.Host) {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(".-:[]", c) >= 0) {
+				t.Fatalf("accepted %q, whose origin host %q has %q", raw, u.Host, c)
+			}
+		}
+		for _, c := range []byte(raw) {
+			if c < 0x20 || c == 0x7f {
+				t.Fatalf("accepted %q with control byte %#x", raw, c)
+			}
+		}
+	})
 }

@@ -239,7 +239,7 @@ func (s *Store) Rotate(ctx context.Context, token string, r Rotation) (*Refreshe
 		if old == nil {
 			return nil, 0, ErrNotFound
 		}
-		f, err := decode[Family](key, old)
+		f, err := decodeFamily(key, id, old)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -310,6 +310,19 @@ func (s *Store) reuseOfSpent(ctx context.Context, familyID, presented string) er
 	return &ReuseError{Family: f}
 }
 
+// decodeFamily decodes the record of family id stored under key. The key
+// names the family: a record whose own id is missing or another's (copied
+// or edited by hand) would otherwise rotate into a token of no family and
+// name the wrong family to revocation and audit.
+func decodeFamily(key, id string, b []byte) (*Family, error) {
+	f, err := decode[Family](key, b)
+	if err != nil {
+		return nil, err
+	}
+	f.ID = id
+	return f, nil
+}
+
 func (f *Family) revoke(reason string, now time.Time) {
 	if f.Revoked {
 		return
@@ -341,7 +354,7 @@ func (s *Store) RevokeFamily(ctx context.Context, id, reason string) (*Family, e
 		f := &Family{ID: id}
 		if old != nil {
 			var err error
-			if f, err = decode[Family](key, old); err != nil {
+			if f, err = decodeFamily(key, id, old); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -380,6 +393,7 @@ func (s *Store) Inspect(ctx context.Context, token string) (*Family, TokenStatus
 	if err != nil {
 		return nil, 0, err
 	}
+	f.ID = id // the key names the family, as in decodeFamily
 	now := s.opts.Now()
 	presented := hashOf(token)
 	switch {

@@ -206,3 +206,68 @@ func checkDecision(t *testing.T, r Rule, d Decision) {
 		t.Fatalf("%+v: denied without a RetryAfter or with events remaining: %+v", r, d)
 	}
 }
+
+// FuzzStoredKey checks the name a key's state is kept under: never longer
+// than hashedKeyLen, the key itself when short, its prefix kept when
+// hashed, and two different keys never sharing a name.
+func FuzzStoredKey(f *testing.F) {
+	long := strings.Repeat("x", maxKeyLen+1)
+	f.Add("signin-fail:ip:192.0.2.1", "signin-fail:user:acme/ada")
+	f.Add(long, storedKey(long))
+	f.Add(strings.Repeat("a", maxKeyLen), strings.Repeat("a", maxKeyLen+1))
+	f.Add("authorize:ip:"+strings.Repeat("é", 80), "")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		sa, sb := storedKey(a), storedKey(b)
+		for _, c := range [][2]string{{a, sa}, {b, sb}} {
+			key, name := c[0], c[1]
+			switch {
+			case len(key) <= maxKeyLen && name != key:
+				t.Fatalf("storedKey(%q) = %q, want the key itself", key, name)
+			case len(key) > maxKeyLen && (len(name) != hashedKeyLen || !strings.HasPrefix(name, key[:keptPrefixLen])):
+				t.Fatalf("storedKey of a %d-byte key = %q", len(key), name)
+			}
+		}
+		if (a == b) != (sa == sb) {
+			t.Fatalf("keys %q and %q stored under %q and %q", a, b, sa, sb)
+		}
+	})
+}
+
+// FuzzRedisReply feeds any script reply {now, tat} to the decision the
+// Redis limiter derives from it: the reply is read off the wire, and tat
+// from a key that may hold anything. A reply out of the script's range is
+// an error; any other gives a well-formed decision that admits exactly
+// when the script does, and a Retry-After that is the script's backlog.
+func FuzzRedisReply(f *testing.F) {
+	now := int64(1_800_000_000_000_000)
+	f.Add(50.0, 100, now, now, true)
+	f.Add(0.5, 30, now, now+60_000_000, false)
+	f.Add(1.0, 1, now, int64(math.MinInt64), true)
+	f.Add(1.0, 1, now, int64(9e18), false)
+	f.Add(1.0, 1, now, int64(1<<53-1), false)
+	f.Add(1e-300, math.MaxInt, int64(0), int64(-1), true)
+	f.Fuzz(func(t *testing.T, rate float64, burst int, now, tat int64, consume bool) {
+		r := Rule{Rate: rate, Burst: burst}
+		g, err := r.gcra(time.Microsecond)
+		if err != nil {
+			return
+		}
+		d, err := replyDecision(g, []int64{now, tat}, consume)
+		inRange := now >= 0 && now < 1<<53 && tat >= 0 && tat < 1<<53
+		if err != nil || !inRange {
+			if err == nil || inRange {
+				t.Fatalf("reply {%d, %d}: %+v, %v", now, tat, d, err)
+			}
+			return
+		}
+		checkDecision(t, r, d)
+		// The script's arithmetic, exact below 2^53.
+		after := max(tat-now, 0) + g.interval
+		if admit := after <= g.capacity; d.Allowed != admit {
+			t.Fatalf("%+v at %d, tat %d: allowed=%v, the script admits=%v", r, now, tat, d.Allowed, admit)
+		}
+		if !d.Allowed && d.RetryAfter != time.Duration(after-g.capacity)*time.Microsecond {
+			t.Fatalf("%+v at %d, tat %d: retry after %v, want %dµs", r, now, tat, d.RetryAfter, after-g.capacity)
+		}
+	})
+}

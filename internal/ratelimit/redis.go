@@ -53,9 +53,27 @@ func (l *Redis) decide(ctx context.Context, key string, r Rule, consume bool) (D
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: redis: %w", err)
 	}
+	return replyDecision(g, reply, consume)
+}
+
+// maxScriptTime bounds the times, in microseconds, that the script reads
+// and replies: below 2^53, where Lua's doubles are exact integers and the
+// arithmetic of decide cannot overflow.
+const maxScriptTime = 1 << 53
+
+// replyDecision is the Decision for the script's reply {now, tat}. The
+// script replies only times in [0, maxScriptTime); anything else (Redis
+// turns a Lua number it cannot represent, such as a TAT read as 1e300 or
+// nan, into -2^63) is an error rather than a decision on overflowed
+// arithmetic.
+func replyDecision(g gcra, reply []int64, consume bool) (Decision, error) {
 	if len(reply) != 2 {
 		return Decision{}, fmt.Errorf("ratelimit: redis: script replied %d values, want 2", len(reply))
 	}
-	_, d := g.decide(reply[1], reply[0], consume, time.Microsecond)
+	now, tat := reply[0], reply[1]
+	if now < 0 || now >= maxScriptTime || tat < 0 || tat >= maxScriptTime {
+		return Decision{}, fmt.Errorf("ratelimit: redis: script replied time %d and TAT %d, out of range", now, tat)
+	}
+	_, d := g.decide(tat, now, consume, time.Microsecond)
 	return d, nil
 }

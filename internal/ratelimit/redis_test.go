@@ -118,6 +118,32 @@ func TestRedisKeysExpireWhenRecovered(t *testing.T) {
 	}
 }
 
+// TestRedisForeignValue stores under a key what the script never writes.
+// Each is unset state: the first event is admitted and leaves a TAT with an
+// expiry, where "nan" and "1e300" had denied the key forever with a
+// Retry-After from overflowed arithmetic (Redis replied them as -2^63).
+func TestRedisForeignValue(t *testing.T) {
+	client := redisClient(t)
+	prefix := testPrefix(t, client)
+	l := NewRedis(client, prefix)
+	r := Rule{Rate: 1, Burst: 2}
+	for i, v := range []string{"nan", "inf", "-inf", "1e300", "9e18", "-5", "1.5", "abc", ""} {
+		key := "foreign" + string(rune('a'+i))
+		if err := client.Set(ctx, prefix+"rl:"+key, v, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := l.Peek(ctx, key, r); err != nil || d != (Decision{Allowed: true, Remaining: 2}) {
+			t.Errorf("value %q: Peek = %+v, %v; want as unset", v, d, err)
+		}
+		if d, err := l.Allow(ctx, key, r); err != nil || d != (Decision{Allowed: true, Remaining: 1}) {
+			t.Errorf("value %q: Allow = %+v, %v; want as unset", v, d, err)
+		}
+		if ttl, err := client.PTTL(ctx, prefix+"rl:"+key).Result(); err != nil || ttl <= 0 {
+			t.Errorf("value %q: no expiry after an admitted event: %v, %v", v, ttl, err)
+		}
+	}
+}
+
 // TestRedisRunsWithoutCachedScript makes the first call find no cached
 // script, as after a restart or failover, without flushing the script cache
 // that other tests share: a limiter over a script no Redis has seen must

@@ -64,3 +64,33 @@ func BenchmarkMiddleware(b *testing.B) {
 		h.ServeHTTP(w, req)
 	}
 }
+
+// FuzzMiddleware sends any X-Request-Id: the id the handler sees and the
+// response echoes is the caller's when it is short and of the safe
+// characters, else a fresh one, and never carries a byte that could break
+// a log line or a header.
+func FuzzMiddleware(f *testing.F) {
+	for _, s := range []string{"", "abc-123", "Root=1-67891233-abcdef012345678912345678", "a b", "x\r\nSet-Cookie: y",
+		strings.Repeat("a", 128), strings.Repeat("a", 129), "é", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		var seen string
+		h := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = From(r.Context()) }))
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set(Header, id)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if got := w.Header().Get(Header); got != seen || seen == "" || len(seen) > 128 {
+			t.Fatalf("id %q: handler saw %q, response says %q", id, seen, got)
+		}
+		for _, c := range []byte(seen) {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("-_.:", c) >= 0) {
+				t.Fatalf("id %q became %q with byte %q", id, seen, c)
+			}
+		}
+		if keep := acceptable(id); keep != (seen == id) {
+			t.Fatalf("id %q: acceptable=%v but handler saw %q", id, keep, seen)
+		}
+	})
+}

@@ -442,7 +442,10 @@ func isFilterDelim(c byte) bool {
 func (p *filterParser) literal(leaf *attrDef) Literal {
 	t := p.tok
 	raw := p.text(t)
-	canon := ""
+	// canon is the literal's canonical text, replacement the source edit
+	// that writes it: canon with the spaces a bare word needs where a
+	// quote had delimited itself (`eq"True"` → `eq true`).
+	canon, replacement := "", ""
 	switch t.kind {
 	case tokString:
 		if leaf != nil && leaf.Type == TypeBoolean {
@@ -450,7 +453,7 @@ func (p *filterParser) literal(leaf *attrDef) Literal {
 			if json.Unmarshal(raw, &s) == nil {
 				for _, b := range [...]string{"true", "false"} {
 					if strings.EqualFold(s, b) {
-						canon = p.separated(t, b)
+						canon, replacement = b, p.separated(t, b)
 						p.typedValue = true
 					}
 				}
@@ -478,8 +481,11 @@ func (p *filterParser) literal(leaf *attrDef) Literal {
 		p.fail("expected a comparison value")
 		return Literal{}
 	}
-	if canon != "" {
-		p.edit(t, canon)
+	if replacement == "" {
+		replacement = canon
+	}
+	if replacement != "" {
+		p.edit(t, replacement)
 	}
 	p.advance()
 	if !p.build {

@@ -1,9 +1,17 @@
 package scim
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 )
+
+// dumpExpr shows a parsed filter, literals and all, for test failures.
+func dumpExpr(e Expr) string {
+	b, _ := json.Marshal(e)
+	return string(b)
+}
 
 func TestCanonicalFilter(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
@@ -36,9 +44,12 @@ func TestCanonicalFilter(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("CanonicalFilter(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
-		// the parsed tree agrees with the canonical text
-		if _, err := ParseFilter(tc.in); err != nil {
-			t.Errorf("ParseFilter(%q): %v", tc.in, err)
+		// the parsed tree agrees with the canonical text (a typed boolean
+		// that needed spaces kept them in its literal, found by FuzzParsePath)
+		got1, err1 := ParseFilter(tc.in)
+		want1, err2 := ParseFilter(tc.want)
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(got1, want1) {
+			t.Errorf("ParseFilter(%q) = %s, %v; ParseFilter(%q) = %s, %v", tc.in, dumpExpr(got1), err1, tc.want, dumpExpr(want1), err2)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package scim
 
-import "testing"
+import (
+	"reflect"
+	"testing"
+)
 
 func FuzzParseFilter(f *testing.F) {
 	for _, s := range []string{
@@ -23,8 +26,13 @@ func FuzzParseFilter(f *testing.F) {
 		if err != nil || again != canon {
 			t.Fatalf("not idempotent: %q → %q → %q, %v", s, canon, again, err)
 		}
-		if _, err := ParseFilter(canon); err != nil {
+		tree, _ := ParseFilter(s)
+		canonTree, err := ParseFilter(canon)
+		if err != nil {
 			t.Fatalf("canonical %q does not parse: %v", canon, err)
+		}
+		if !reflect.DeepEqual(tree, canonTree) {
+			t.Fatalf("%q parses as %s, its canonical %q as %s", s, dumpExpr(tree), canon, dumpExpr(canonTree))
 		}
 	})
 }
