@@ -6,13 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,58 +110,10 @@ func (l testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// browser is a cookie-keeping HTTP client that does not follow redirects,
-// standing in for the admin's browser without JavaScript.
-type browser struct {
-	t      testing.TB
-	c      *http.Client
-	origin string
-}
+// browser stands in for the admin's browser without JavaScript.
+type browser = testkit.Browser
 
-func (ce *codeEnv) browser(t testing.TB) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, origin: ce.url, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}}
-}
-
-func (b *browser) do(req *http.Request) (*http.Response, string) {
-	b.t.Helper()
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
-}
-
-func (b *browser) get(u string) (*http.Response, string) {
-	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	return b.do(req)
-}
-
-func (b *browser) post(u string, form url.Values) (*http.Response, string) {
-	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if b.origin != "" {
-		req.Header.Set("Origin", b.origin)
-	}
-	return b.do(req)
-}
-
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
-func csrfOf(t testing.TB, page string) string {
-	t.Helper()
-	m := csrfField.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no CSRF field in page:\n%s", page)
-	}
-	return m[1]
-}
+func (ce *codeEnv) browser(t testing.TB) *browser { return testkit.NewBrowser(t, ce.url) }
 
 // authorizeQuery is what Okta sends, plus extra key/value pairs.
 func (ce *codeEnv) authorizeQuery(extra ...string) url.Values {
@@ -183,15 +132,15 @@ func (ce *codeEnv) authorizeQuery(extra ...string) url.Values {
 // signIn opens the authorize URL and signs in; it returns the consent page.
 func (ce *codeEnv) signIn(t testing.TB, b *browser, q url.Values, username string) string {
 	t.Helper()
-	resp, page := b.get(ce.url + AuthorizePath + "?" + q.Encode())
+	resp, page := b.Get(ce.url + AuthorizePath + "?" + q.Encode())
 	if resp.StatusCode != 200 {
 		t.Fatalf("authorize: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), page)
 	}
-	resp, page = b.post(ce.url+SignInPath, url.Values{"csrf": {csrfOf(t, page)}, "username": {username}, "password": {adminPassword}})
+	resp, page = b.Post(ce.url+SignInPath, url.Values{"csrf": {testkit.CSRF(t, page)}, "username": {username}, "password": {adminPassword}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != ConsentPath || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("sign-in: %d %s (Cache-Control %q) %s", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("Cache-Control"), page)
 	}
-	resp, page = b.get(ce.url + ConsentPath)
+	resp, page = b.Get(ce.url + ConsentPath)
 	if resp.StatusCode != 200 {
 		t.Fatalf("consent page: %d %s", resp.StatusCode, page)
 	}
@@ -204,7 +153,7 @@ func (ce *codeEnv) authorize(t testing.TB, q url.Values, decision string) *url.U
 	t.Helper()
 	b := ce.browser(t)
 	page := ce.signIn(t, b, q, "ada")
-	resp, body := b.post(ce.url+ConsentPath, url.Values{"csrf": {csrfOf(t, page)}, "decision": {decision}})
+	resp, body := b.Post(ce.url+ConsentPath, url.Values{"csrf": {testkit.CSRF(t, page)}, "decision": {decision}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("consent: %d %s", resp.StatusCode, body)
 	}
@@ -396,7 +345,7 @@ func TestAuthorizeNeverRedirectsToUntrustedURIs(t *testing.T) {
 		"bad response type too": ce.authorizeQuery("redirect_uri", "https://attacker.example/x", "response_type", "token"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			resp, page := ce.browser(t).get(ce.url + AuthorizePath + "?" + q.Encode())
+			resp, page := ce.browser(t).Get(ce.url + AuthorizePath + "?" + q.Encode())
 			if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 				t.Fatalf("%d Location=%q %s", resp.StatusCode, resp.Header.Get("Location"), page)
 			}
@@ -406,12 +355,12 @@ func TestAuthorizeNeverRedirectsToUntrustedURIs(t *testing.T) {
 		})
 	}
 	// Duplicated client_id or redirect_uri cannot be trusted either.
-	resp, _ := ce.browser(t).get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode() + "&redirect_uri=" + url.QueryEscape("https://attacker.example/x"))
+	resp, _ := ce.browser(t).Get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode() + "&redirect_uri=" + url.QueryEscape("https://attacker.example/x"))
 	if resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
 		t.Fatalf("duplicate redirect_uri: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// The fifth Okta URI, plain http on port 1802, is registered exactly.
-	resp, _ = ce.browser(t).get(ce.url + AuthorizePath + "?" + ce.authorizeQuery("redirect_uri", "http://system-admin.okta1.com:1802/admin/app/cpc/acme/oauth/callback").Encode())
+	resp, _ = ce.browser(t).Get(ce.url + AuthorizePath + "?" + ce.authorizeQuery("redirect_uri", "http://system-admin.okta1.com:1802/admin/app/cpc/acme/oauth/callback").Encode())
 	if resp.StatusCode != 200 {
 		t.Fatalf("Okta's http callback: %d", resp.StatusCode)
 	}
@@ -452,7 +401,7 @@ func TestAuthorizeErrorsGoBackToTheClient(t *testing.T) {
 		{name: "no state", q: ce.authorizeQuery("state", "", "response_type", "token"), error: "unsupported_response_type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, page := ce.browser(t).get(ce.url + AuthorizePath + "?" + tc.q.Encode() + tc.raw)
+			resp, page := ce.browser(t).Get(ce.url + AuthorizePath + "?" + tc.q.Encode() + tc.raw)
 			loc, _ := url.Parse(resp.Header.Get("Location"))
 			if resp.StatusCode != http.StatusFound || loc == nil || !strings.HasPrefix(loc.String(), oktaCallback+"?") {
 				t.Fatalf("%d Location=%q %s", resp.StatusCode, resp.Header.Get("Location"), page)
@@ -464,7 +413,7 @@ func TestAuthorizeErrorsGoBackToTheClient(t *testing.T) {
 		})
 	}
 	// A client that requires PKCE gets through with it.
-	if resp, _ := ce.browser(t).get(ce.url + AuthorizePath + "?" + ce.authorizeQuery("client_id", strict, "code_challenge", challenge, "code_challenge_method", "S256").Encode()); resp.StatusCode != 200 {
+	if resp, _ := ce.browser(t).Get(ce.url + AuthorizePath + "?" + ce.authorizeQuery("client_id", strict, "code_challenge", challenge, "code_challenge_method", "S256").Encode()); resp.StatusCode != 200 {
 		t.Fatalf("PKCE-requiring client with S256: %d", resp.StatusCode)
 	}
 }
@@ -485,7 +434,7 @@ func TestMissingStateIsAllowedAndNotInvented(t *testing.T) {
 func TestSignInPage(t *testing.T) {
 	ce := newCodeEnv(t)
 	b := ce.browser(t)
-	resp, page := b.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+	resp, page := b.Get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, page)
 	}
@@ -504,7 +453,7 @@ func TestSignInPage(t *testing.T) {
 	if strings.Contains(strings.ToLower(page), "<script") {
 		t.Error("sign-in page has a script")
 	}
-	csrf := csrfOf(t, page)
+	csrf := testkit.CSRF(t, page)
 
 	signIn := func(form url.Values, origin string, header ...string) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, ce.url+SignInPath, strings.NewReader(form.Encode()))
@@ -515,7 +464,7 @@ func TestSignInPage(t *testing.T) {
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])
 		}
-		resp, page := b.do(req)
+		resp, page := b.Do(req)
 		return resp.StatusCode, page
 	}
 	for _, tc := range []struct {
@@ -556,10 +505,10 @@ func TestSignInPage(t *testing.T) {
 	}
 	// No cookie at all.
 	other := ce.browser(t)
-	if resp, page := other.post(ce.url+SignInPath, url.Values{"csrf": {csrf}, "username": {"ada"}, "password": {adminPassword}}); resp.StatusCode != 400 || !strings.Contains(page, "expired") {
+	if resp, page := other.Post(ce.url+SignInPath, url.Values{"csrf": {csrf}, "username": {"ada"}, "password": {adminPassword}}); resp.StatusCode != 400 || !strings.Contains(page, "expired") {
 		t.Fatalf("no cookie: %d %s", resp.StatusCode, page)
 	}
-	if resp, _ := other.get(ce.url + SignInPath); resp.StatusCode != http.StatusMethodNotAllowed {
+	if resp, _ := other.Get(ce.url + SignInPath); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("GET sign-in: %d", resp.StatusCode)
 	}
 	ce.auditMu.Lock()
@@ -600,14 +549,14 @@ func TestSecureCookieForHTTPSIssuer(t *testing.T) {
 func TestSignInThrottle(t *testing.T) {
 	ce := newCodeEnv(t)
 	attempt := func(b *browser, ip, password string) (*http.Response, string) {
-		resp, page := b.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+		resp, page := b.Get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
 		if resp.StatusCode != 200 {
 			t.Fatalf("authorize: %d", resp.StatusCode)
 		}
-		req, _ := http.NewRequest(http.MethodPost, ce.url+SignInPath, strings.NewReader(url.Values{"csrf": {csrfOf(t, page)}, "username": {"ada"}, "password": {password}}.Encode()))
+		req, _ := http.NewRequest(http.MethodPost, ce.url+SignInPath, strings.NewReader(url.Values{"csrf": {testkit.CSRF(t, page)}, "username": {"ada"}, "password": {password}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Test-IP", ip)
-		return b.do(req)
+		return b.Do(req)
 	}
 	attacker := ce.browser(t)
 	var throttled bool
@@ -662,8 +611,8 @@ func TestSignInThrottleUnderABurst(t *testing.T) {
 	admins := &slowAdmins{}
 	ce := newCodeEnv(t, func(d *Deps) { admins.AdminAuthenticator = d.Admins; d.Admins = admins })
 	b := ce.browser(t)
-	_, page := b.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
-	csrf := csrfOf(t, page)
+	_, page := b.Get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+	csrf := testkit.CSRF(t, page)
 	const attempts = 60
 	statuses := make(chan int, attempts)
 	var wg sync.WaitGroup
@@ -673,7 +622,7 @@ func TestSignInThrottleUnderABurst(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, ce.url+SignInPath, strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set("X-Test-IP", "203.0.113.66")
-			resp, _ := b.do(req)
+			resp, _ := b.Do(req)
 			statuses <- resp.StatusCode
 		})
 	}
@@ -701,34 +650,34 @@ func TestConsentPage(t *testing.T) {
 			t.Errorf("consent page lacks %q", want)
 		}
 	}
-	resp, _ := b.get(ce.url + ConsentPath)
+	resp, _ := b.Get(ce.url + ConsentPath)
 	checkPageHeaders(t, resp)
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://okta.test") {
 		t.Errorf("consent CSP does not allow the redirect: %q", csp)
 	}
-	csrf := csrfOf(t, page)
-	if resp, _ := b.post(ce.url+ConsentPath, url.Values{"csrf": {"nope"}, "decision": {"allow"}}); resp.StatusCode != 403 {
+	csrf := testkit.CSRF(t, page)
+	if resp, _ := b.Post(ce.url+ConsentPath, url.Values{"csrf": {"nope"}, "decision": {"allow"}}); resp.StatusCode != 403 {
 		t.Fatalf("wrong CSRF on consent: %d", resp.StatusCode)
 	}
-	if resp, _ := b.post(ce.url+ConsentPath, url.Values{"csrf": {csrf}, "decision": {"maybe"}}); resp.StatusCode != 400 {
+	if resp, _ := b.Post(ce.url+ConsentPath, url.Values{"csrf": {csrf}, "decision": {"maybe"}}); resp.StatusCode != 400 {
 		t.Fatalf("unknown decision: %d", resp.StatusCode)
 	}
-	resp, _ = b.post(ce.url+ConsentPath, url.Values{"csrf": {csrf}, "decision": {"allow"}})
+	resp, _ = b.Post(ce.url+ConsentPath, url.Values{"csrf": {csrf}, "decision": {"allow"}})
 	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "code=sgc_") {
 		t.Fatalf("allow: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// The consent is spent: submitting again yields no second code.
-	if resp, page := b.post(ce.url+ConsentPath, url.Values{"csrf": {csrf}, "decision": {"allow"}}); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+	if resp, page := b.Post(ce.url+ConsentPath, url.Values{"csrf": {csrf}, "decision": {"allow"}}); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
 		t.Fatalf("second allow: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), page)
 	}
 	// A consent page without a signed-in request shows the sign-in form.
 	fresh := ce.browser(t)
-	fresh.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
-	resp, page = fresh.get(ce.url + ConsentPath)
+	fresh.Get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+	resp, page = fresh.Get(ce.url + ConsentPath)
 	if resp.StatusCode != 200 || !strings.Contains(page, `autocomplete="current-password"`) {
 		t.Fatalf("consent before sign-in: %d", resp.StatusCode)
 	}
-	if resp, _ := fresh.post(ce.url+ConsentPath, url.Values{"csrf": {csrfOf(t, page)}, "decision": {"allow"}}); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+	if resp, _ := fresh.Post(ce.url+ConsentPath, url.Values{"csrf": {testkit.CSRF(t, page)}, "decision": {"allow"}}); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
 		t.Fatalf("allow before sign-in: %d", resp.StatusCode)
 	}
 }
@@ -1213,7 +1162,7 @@ func TestConsentAfterTheWorldChanged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := ce.browser(t)
-			csrf := csrfOf(t, ce.signIn(t, b, ce.authorizeQuery(), tc.admin))
+			csrf := testkit.CSRF(t, ce.signIn(t, b, ce.authorizeQuery(), tc.admin))
 			if err := tc.change(); err != nil {
 				t.Fatal(err)
 			}
@@ -1224,10 +1173,10 @@ func TestConsentAfterTheWorldChanged(t *testing.T) {
 					}
 				}()
 			}
-			if resp, page := b.get(ce.url + ConsentPath); resp.StatusCode != 400 || strings.Contains(page, `value="allow"`) || !strings.Contains(page, tc.text) {
+			if resp, page := b.Get(ce.url + ConsentPath); resp.StatusCode != 400 || strings.Contains(page, `value="allow"`) || !strings.Contains(page, tc.text) {
 				t.Errorf("consent page: %d\n%s", resp.StatusCode, page)
 			}
-			resp, page := b.post(ce.url+ConsentPath, url.Values{"csrf": {csrf}, "decision": {"allow"}})
+			resp, page := b.Post(ce.url+ConsentPath, url.Values{"csrf": {csrf}, "decision": {"allow"}})
 			if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.Contains(page, tc.text) {
 				t.Fatalf("allow: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), page)
 			}
@@ -1258,7 +1207,7 @@ func TestAuthorizePagesAreHTMLWithHeaders(t *testing.T) {
 		{name: "consent without cookie", method: "GET", path: ConsentPath, status: 400, text: "expired"},
 	} {
 		req, _ := http.NewRequest(tc.method, ce.url+tc.path, nil)
-		resp, page := b.do(req)
+		resp, page := b.Do(req)
 		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(page, tc.text) ||
 			resp.Header.Get("Location") != "" {
 			t.Errorf("%s: %d %s %q\n%s", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Location"), page)
@@ -1278,7 +1227,7 @@ func TestAuthorizeLimitPerAddress(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, ce.url+AuthorizePath+"?"+q.Encode(), nil)
 		req.Header.Set("X-Test-IP", ip)
-		return b.do(req)
+		return b.Do(req)
 	}
 	for i := range 30 {
 		q, want := ce.authorizeQuery(), http.StatusOK
@@ -1328,25 +1277,25 @@ func TestAuthorizationPagesWhileStoreDown(t *testing.T) {
 		{name: "authorize", text: "The application could not be looked up.",
 			step: func(t *testing.T, ce *codeEnv, b *browser) (*http.Response, string) {
 				ce.kv.Fail(storeDown)
-				return b.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+				return b.Get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
 			}},
 		{name: "sign-in", text: "The sign-in could not be continued.",
 			step: func(t *testing.T, ce *codeEnv, b *browser) (*http.Response, string) {
-				_, page := b.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+				_, page := b.Get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
 				ce.kv.Fail(storeDown)
-				return b.post(ce.url+SignInPath, url.Values{"csrf": {csrfOf(t, page)}, "username": {"ada"}, "password": {adminPassword}})
+				return b.Post(ce.url+SignInPath, url.Values{"csrf": {testkit.CSRF(t, page)}, "username": {"ada"}, "password": {adminPassword}})
 			}},
 		{name: "password check", text: "Signing in failed on our side.",
 			change: []func(*Deps){func(d *Deps) { d.Admins = failingAdmins{storeDown} }},
 			step: func(t *testing.T, ce *codeEnv, b *browser) (*http.Response, string) {
-				_, page := b.get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
-				return b.post(ce.url+SignInPath, url.Values{"csrf": {csrfOf(t, page)}, "username": {"ada"}, "password": {adminPassword}})
+				_, page := b.Get(ce.url + AuthorizePath + "?" + ce.authorizeQuery().Encode())
+				return b.Post(ce.url+SignInPath, url.Values{"csrf": {testkit.CSRF(t, page)}, "username": {"ada"}, "password": {adminPassword}})
 			}},
 		{name: "consent page", text: "The sign-in could not be continued.",
 			step: func(t *testing.T, ce *codeEnv, b *browser) (*http.Response, string) {
 				ce.signIn(t, b, ce.authorizeQuery(), "ada")
 				ce.kv.Fail(storeDown)
-				return b.get(ce.url + ConsentPath)
+				return b.Get(ce.url + ConsentPath)
 			}},
 	}
 	for _, tt := range tests {

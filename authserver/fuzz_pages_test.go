@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/scimgate/scimgate/internal/testkit"
 )
 
 // FuzzPagePost posts any form, Origin and Sec-Fetch-Site to the sign-in
@@ -73,7 +75,7 @@ func FuzzPagePost(f *testing.F) {
 		if page.Code != 200 || cookie == "" {
 			t.Fatalf("authorize: %d %s", page.Code, page.Body)
 		}
-		csrf := csrfOf(t, page.Body.String())
+		csrf := testkit.CSRF(t, page.Body.String())
 		path := SignInPath
 		if sel&1 != 0 {
 			rec := do(http.MethodPost, SignInPath, cookie, url.Values{"csrf": {csrf}, "username": {"ada"}, "password": {adminPassword}}.Encode(), nil)
@@ -82,7 +84,7 @@ func FuzzPagePost(f *testing.F) {
 			}
 			cookie = cookieOf(rec)
 			consent := do(http.MethodGet, ConsentPath, cookie, "", nil)
-			csrf, path = csrfOf(t, consent.Body.String()), ConsentPath
+			csrf, path = testkit.CSRF(t, consent.Body.String()), ConsentPath
 		}
 		form := strings.NewReplacer("CSRF", url.QueryEscape(csrf), "PASSWORD", url.QueryEscape(adminPassword)).Replace(body)
 		if sel&2 != 0 {
